@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine (see README.md):
+#   make serve   set up the site's Python environment, then serve the site on http://127.0.0.1:8000/
+#   make test    set up everything the tests need (system packages too, when run as root), then run them
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TUTORIAL_REQS := $(sort $(wildcard docs/tutorials/*/requirements.txt))
+# System packages the tests use: shellcheck for shell code blocks.
+APT_PACKAGES := shellcheck
+export NO_MKDOCS_2_WARNING := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: serve test build system clean
+
+$(VENV)/.site-deps: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q '.[test]'
+	touch $@
+
+$(VENV)/.tutorial-deps: $(VENV)/.site-deps $(TUTORIAL_REQS)
+	$(PY) -m pip install -q $(addprefix -r ,$(TUTORIAL_REQS))
+	touch $@
+
+serve: $(VENV)/.site-deps
+	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
+
+build: $(VENV)/.site-deps
+	$(VENV)/bin/mkdocs build --strict
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+	  echo "Missing system packages:$$missing. Install them with: sudo apt-get install$$missing" >&2; \
+	  echo "(tests that need them are skipped)" >&2; \
+	fi
+
+test: system $(VENV)/.tutorial-deps
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf site $(VENV) .pytest_cache
