@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TUTORIAL_REQS := $(sort $(wildcard docs/tutorials/*/requirements.txt))
-# System packages the tests use: shellcheck for shell code blocks.
-APT_PACKAGES := shellcheck
+# System packages the tests use: shellcheck (shell code), nginx + chromium + a CJK font (browser tests),
+# poppler-utils (reading the PDF).
+APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -7,7 +7,8 @@ It keeps the tutorial pages honest at build time:
 * ``{{ facts.KEY }}`` and ``{{ files_url }}`` in page Markdown are substituted from ``extra.facts``
   (an unknown key fails the build);
 * the home page's ``<!-- tutorial-catalog -->`` marker becomes a catalog of the tutorials that exist;
-* the build writes ``tutorials.json``, a machine-readable catalog for portals and scripts.
+* the build writes ``tutorials.json``, a machine-readable catalog for portals and scripts, and redirect
+  pages from the upstream series' paths (``extra.upstream_paths``) to the tutorials that exist.
 
 Every failure names the file, the field and the fix. Only public MkDocs hook events and ``File``/``Page``
 attributes are used, so the hook also runs under drop-in MkDocs 1.x forks.
@@ -15,7 +16,9 @@ attributes are used, so the hook also runs under drop-in MkDocs 1.x forks.
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -30,6 +33,7 @@ TUTORIAL_RE = re.compile(r"^tutorials/(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*/index(?:\.
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url)\s*\}\}")
 CATALOG_MARKER = "<!-- tutorial-catalog -->"
+PORTAL_MARKER = "<!-- portal-links-yaml -->"
 
 # Fields of the tutorial card that must be identical in both languages.
 SHARED_FIELDS = ("number", "section", "platform", "image", "resources", "time", "prerequisites")
@@ -350,6 +354,7 @@ def on_page_markdown(markdown, page, config, files):
     src_uri = page.file.src_uri
     rel = f"{Path(config.docs_dir).name}/{src_uri}"
     lang = page_lang(src_uri)
+    _state["build_lang"] = lang
     meta = read_front_matter(Path(page.file.abs_src_path), rel)  # strict: MkDocs ignores broken YAML
 
     if TUTORIAL_RE.match(src_uri):
@@ -370,7 +375,28 @@ def on_page_markdown(markdown, page, config, files):
     markdown = substitute(markdown, config, src_uri, rel)
     if CATALOG_MARKER in markdown:
         markdown = markdown.replace(CATALOG_MARKER, catalog_markdown(files, config, lang, page))
+    if PORTAL_MARKER in markdown:
+        markdown = markdown.replace(PORTAL_MARKER, portal_links_yaml(files, config, lang))
     return markdown
+
+
+def portal_links_yaml(files, config, lang: str) -> str:
+    """Ready-to-paste SCOW navLinks / userLinks blocks with one stable deep link per tutorial."""
+    base = (config.site_url or "/").rstrip("/") + "/"
+    prefix = "" if lang == DEFAULT_LANG else f"{lang}/"
+    home = {"zh": "AI 教程", "en": "AI tutorials"}[lang]
+    nav = ["navLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true",
+           "    children:"]
+    for file in tutorial_pages(files).values():
+        meta, _ = load_card(file, config)
+        folder = PurePosixPath(file.src_uri).parent.as_posix()
+        title = meta["title"].replace('"', '\\"')
+        nav += [f'      - text: "{title}"', f'        url: "{base}{prefix}{folder}/"',
+                "        openInNewPage: true"]
+    user = ["userLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true"]
+    return ("```yaml title=\"config/portal.yaml 或 config/ai.yaml\"\n" if lang == "zh" else
+            "```yaml title=\"config/portal.yaml or config/ai.yaml\"\n") + "\n".join(nav) + "\n```\n\n" + (
+        "```yaml title=\"config/common.yaml\"\n" + "\n".join(user) + "\n```\n")
 
 
 def card_view(card: dict[str, Any], lang: str, page, files) -> dict[str, Any]:
@@ -397,3 +423,104 @@ def card_view(card: dict[str, Any], lang: str, page, files) -> dict[str, Any]:
         "goal": card["goal"],
         "references": card["references"],
     }
+
+
+# ------------------------------------------------------------------------------- catalog file, redirects
+def tutorial_sources(docs: Path) -> dict[int, Path]:
+    found = {}
+    for path in sorted(docs.glob("tutorials/*/index.md")):
+        match = TUTORIAL_RE.match(path.relative_to(docs).as_posix())
+        if match:
+            found[int(match.group(1))] = path
+    return found
+
+
+def catalog_json(config) -> dict[str, Any]:
+    docs = Path(config.docs_dir)
+    base = (config.site_url or "/").rstrip("/") + "/"
+    sections = [s["id"] for s in config.extra.get("sections", [])]
+    entries = []
+    for number, zh_path in tutorial_sources(docs).items():
+        folder = zh_path.parent.relative_to(docs).as_posix()
+        per_lang = {}
+        for lang, path in (("zh", zh_path), ("en", zh_path.with_name("index.en.md"))):
+            src = path.relative_to(docs).as_posix()
+            rel = f"{docs.name}/{src}"
+            meta = resolve_values(read_front_matter(path, rel), config, src, rel)
+            per_lang[lang] = (meta, validate(meta, rel, src, sections))
+        card = per_lang["zh"][1]
+        res = card["resources"]
+        tags = [card["section"], card["platform"], "gpu" if res["gpus"] else "cpu-only"]
+        if res["nodes"] > 1:
+            tags.append("multi-node")
+        elif res["gpus"] > 1:
+            tags.append("multi-gpu")
+        paths = {"zh": f"{folder}/", "en": f"en/{folder}/"}
+        entries.append({
+            "number": number,
+            "slug": zh_path.parent.name,
+            "section": card["section"],
+            "title": {lang: per_lang[lang][0]["title"] for lang in LANGS},
+            "description": {lang: per_lang[lang][0]["description"] for lang in LANGS},
+            "path": paths,
+            "url": {lang: base + paths[lang] for lang in LANGS},
+            "platform": card["platform"],
+            "resources": {"nodes": res["nodes"], "gpus_per_node": res["gpus"]},
+            "resources_text": {lang: resources_text(res, lang) for lang in LANGS},
+            "time_minutes": card["time"],
+            "prerequisites": card["prerequisites"],
+            "image": card["image"],
+            "tags": tags,
+        })
+    return {"schema": 1, "site_url": base, "languages": list(LANGS), "tutorials": entries}
+
+
+REDIRECT_PAGE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex">
+<title>{title}</title>
+<link rel="canonical" href="{target}">
+<meta http-equiv="refresh" content="0; url={target}">
+<script>location.replace({target_js} + location.hash);</script>
+</head>
+<body>
+<p>本页已迁移到 <a href="{target}">{title}</a>。This page has moved to <a href="{target}">{title}</a>.</p>
+</body>
+</html>
+"""
+
+
+def write_redirects(config) -> None:
+    site = Path(config.site_dir)
+    docs = Path(config.docs_dir)
+    existing = tutorial_sources(docs)
+    for number, old in (config.extra.get("upstream_paths") or {}).items():
+        if int(number) not in existing:
+            continue  # tutorials not written yet get no redirect: no dead links
+        zh_path = existing[int(number)]
+        title = read_front_matter(zh_path, zh_path.as_posix()).get("title", "")
+        target = site / zh_path.parent.relative_to(docs)
+        old_path = PurePosixPath(old)
+        stem = old_path.with_suffix("")
+        for page in (stem / "index.html", stem.with_suffix(".html"), old_path.parent / "index.html"):
+            out = site / page
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rel = Path(os.path.relpath(target, out.parent)).as_posix() + "/"
+            out.write_text(
+                REDIRECT_PAGE.format(title=html.escape(title), target=html.escape(rel), target_js=json.dumps(rel)),
+                encoding="utf-8",
+            )
+
+
+def on_post_build(config):
+    # The default language is built first, into the site root: write the shared files once, there.
+    if _state.get("build_lang") != DEFAULT_LANG:
+        return
+    data = catalog_json(config)
+    (Path(config.site_dir) / "tutorials.json").write_text(
+        json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    write_redirects(config)
