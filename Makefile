@@ -44,3 +44,10 @@ test: system $(VENV)/.tutorial-deps
 
 clean:
 	rm -rf site $(VENV) .pytest_cache
+
+.PHONY: bundle benchmark
+bundle: $(VENV)/.site-deps
+	$(PY) tools/bundle.py --out build
+
+benchmark: $(VENV)/.site-deps
+	$(PY) tools/benchmark.py

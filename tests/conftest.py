@@ -3,6 +3,7 @@ modified copy for the tests that check how the build fails."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +16,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 LANGS = ("zh", "en")
+
+
+def load_hook():
+    """The site's build hook as a module, to call its validator directly."""
+    spec = importlib.util.spec_from_file_location("site_hook", ROOT / "overrides/hooks/tutorials.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_env(**extra: str) -> dict[str, str]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 from mkdocs.config import load_config
 
-from conftest import DOCS, ROOT, run_build, tutorial_dirs
+from conftest import ROOT, load_hook, run_build, tutorial_dirs
 
-spec = importlib.util.spec_from_file_location("site_hook", ROOT / "overrides/hooks/tutorials.py")
-hook = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(hook)
+hook = load_hook()
 
 SECTIONS = ["python", "pytorch", "cv", "llm"]
 T1 = "docs/tutorials/01-house-prices/index.md"

@@ -32,6 +32,11 @@ DEFAULT_LANG = "zh"
 TUTORIAL_RE = re.compile(r"^tutorials/(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*/index(?:\.en)?\.md$")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url)\s*\}\}")
+CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+# A line break inside a Chinese paragraph must not become a visible space (browsers other than Firefox
+# render it as one), so the hook joins lines whose neighbouring characters are both CJK.
+CJK_BREAK = re.compile(rf"(?<=[{CJK}])\n(?=[{CJK}])")
+PRE_BLOCK = re.compile(r"(<pre[\s\S]*?</pre>)")
 CATALOG_MARKER = "<!-- tutorial-catalog -->"
 PORTAL_MARKER = "<!-- portal-links-yaml -->"
 
@@ -378,6 +383,11 @@ def on_page_markdown(markdown, page, config, files):
     if PORTAL_MARKER in markdown:
         markdown = markdown.replace(PORTAL_MARKER, portal_links_yaml(files, config, lang))
     return markdown
+
+
+def on_page_content(html_text, page, config, files):
+    parts = PRE_BLOCK.split(html_text)
+    return "".join(part if part.startswith("<pre") else CJK_BREAK.sub("", part) for part in parts)
 
 
 def portal_links_yaml(files, config, lang: str) -> str:
