@@ -246,3 +246,15 @@ def test_every_published_file_is_linked_from_both_pages(built):
             assert not missing, f"{folder.name} ({lang}) does not link these files for download: {missing}"
             for name in files:
                 assert (built.site / "tutorials" / folder.name / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_wget_urls_point_to_published_files(built):
+    """`wget {{ files_url }}x` in a page must fetch a file the build actually publishes."""
+    site_url = "http://127.0.0.1:8000/"
+    urls = set()
+    for _, lang, text, _ in code_blocks(built):
+        if lang in SHELL_LANGS:
+            urls |= set(re.findall(re.escape(site_url) + r"[^\s\"'`]+", text))
+    assert urls, "no download URL of the site found in the code blocks"
+    missing = [u for u in sorted(urls) if not (built.site / u[len(site_url):]).is_file()]
+    assert not missing, f"download URLs with no published file: {missing}"
