@@ -78,7 +78,7 @@ TEXT = {
     },
 }
 
-_state: dict[str, Any] = {"checked_translations": False, "git_dates": {}}
+_state: dict[str, Any] = {"git_dates": {}}
 
 
 class FrontMatterError(PluginError):
@@ -333,9 +333,7 @@ def git_date(path: str) -> str | None:
 
 # --------------------------------------------------------------------------------------------- events
 def on_files(files, config):
-    if not _state["checked_translations"]:
-        check_translations(Path(config.docs_dir))
-        _state["checked_translations"] = True
+    check_translations(Path(config.docs_dir))
     return files
 
 
