@@ -46,8 +46,9 @@ clean:
 	rm -rf site $(VENV) .pytest_cache
 
 .PHONY: bundle benchmark
-bundle: $(VENV)/.site-deps
+bundle: $(VENV)/.tutorial-deps
 	$(PY) tools/bundle.py --out build
 
-benchmark: $(VENV)/.site-deps
+benchmark: $(VENV)/.tutorial-deps
+	test -d tools/lighthouse/node_modules || (cd tools/lighthouse && npm ci --no-audit --no-fund)
 	$(PY) tools/benchmark.py
