@@ -1,0 +1,140 @@
+"""What readers click: Chinese and English search, copy buttons, content tabs, previous/next links."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import PREFIX
+
+# (language, query, tutorial folder the first result must link to)
+SEARCHES = [
+    ("zh", "房价", "tutorials/01-house-prices/"),
+    ("zh", "回归", "tutorials/01-house-prices/"),
+    ("zh", "超算平台", "tutorials/00-python-env/"),
+    ("en", "house prices", "tutorials/01-house-prices/"),
+    ("en", "Miniconda", "tutorials/00-python-env/"),
+]
+
+
+# Material 9.8 renders the copy button as button.md-code__button[data-md-type=copy]; older: button.md-clipboard.
+COPY_BUTTON = 'button.md-clipboard, button.md-code__button[data-md-type="copy"]'
+
+
+def search(page, query: str, attempts: int = 20) -> list[str]:
+    """Type the query into Material's search and return the result links' paths. A query typed before the
+    search worker has its index is dropped silently, so retype it until results show (bounded)."""
+    page.keyboard.press("/")   # Material's shortcut: opens the search and focuses the input
+    box = page.locator("input.md-search__input")
+    box.wait_for(state="visible")
+    results = page.locator("a.md-search-result__link")
+    for _ in range(attempts):
+        box.fill(query)
+        box.press("End")   # a real keystroke: Material listens to keyboard events
+        try:
+            results.first.wait_for(state="visible", timeout=500)
+            break
+        except Exception:
+            box.fill("")
+    else:
+        pytest.fail(f"no search results for {query!r} after {attempts} attempts")
+    return results.evaluate_all("els => els.map(a => new URL(a.href).pathname)")
+
+
+@pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[q for _, q, _ in SEARCHES])
+def test_search_finds_the_tutorial(page, server, lang, query, expected):
+    root = PREFIX + ("en/" if lang == "en" else "")
+    page.goto(server.url(root))
+    paths = search(page, query)
+    print(f"search {query!r} on {root}: {len(paths)} results, first {paths[0]}")
+    assert paths[0] == root + expected, f"first result for {query!r}: {paths[:5]}, expected {root + expected}"
+
+
+def test_copy_buttons_copy_the_exact_code(browser, server, pages):
+    """On every page: each code block titled with a file published next to the page copies exactly what it
+    shows; and the train.py block of tutorial 1 copies the published train.py byte for byte."""
+    ctx = browser.new_context()
+    ctx.set_default_timeout(10_000)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.origin)
+    page = ctx.new_page()
+    checked_pages, blocks, whole_files = 0, 0, 0
+    try:
+        for p in pages:
+            if 'class="filename"' not in server.html(p):
+                continue
+            page.goto(server.url(p.path))
+            titled = page.locator(".highlight:has(> .filename)")
+            found = False
+            for i in range(titled.count()):
+                block = titled.nth(i)
+                name = block.locator("> .filename").inner_text().strip()
+                published = server.site / p.rel / name   # downloads are shared by both languages
+                if not published.is_file() or not block.is_visible():
+                    continue
+                found = True
+                page.evaluate("navigator.clipboard.writeText('')")
+                block.hover()
+                block.locator(COPY_BUTTON).click()
+                page.wait_for_function("async () => (await navigator.clipboard.readText()) !== ''")
+                copied = page.evaluate("navigator.clipboard.readText()")
+                shown = block.locator("code").evaluate("el => el.textContent")
+                assert copied.rstrip("\n") == shown.rstrip("\n"), f"{p.path} {name}: copied text differs from shown"
+                blocks += 1
+                if p.rel == "tutorials/01-house-prices/" and name == "train.py":
+                    assert copied.rstrip("\n") == published.read_text(encoding="utf-8").rstrip("\n"), \
+                        f"{p.path}: the copied train.py differs from the published file"
+                    whole_files += 1
+            checked_pages += found
+    finally:
+        ctx.close()
+    print(f"copy buttons: {blocks} code blocks on {checked_pages} pages, {whole_files} compared with the file")
+    assert blocks and whole_files == 2, "expected train.py on the zh and en pages of tutorial 1"
+
+
+def test_content_tabs_switch(page, server, pages):
+    checked = 0
+    for p in pages:
+        if 'class="tabbed-set' not in server.html(p):
+            continue
+        page.goto(server.url(p.path))
+        tabbed = page.locator(".tabbed-set").first
+        labels = tabbed.locator("> .tabbed-labels > label")
+        panels = tabbed.locator("> .tabbed-content > .tabbed-block")
+        assert labels.count() >= 2 and panels.count() == labels.count(), p.path
+        assert panels.nth(0).is_visible() and not panels.nth(1).is_visible(), f"{p.path}: initial tab state"
+        labels.nth(1).click()
+        panels.nth(1).wait_for(state="visible")
+        assert not panels.nth(0).is_visible(), f"{p.path}: first panel still shown after clicking the second tab"
+        checked += 1
+    print(f"content tabs switched on {checked} pages")
+    assert checked, "no page with content tabs (tutorial 0 has 超算平台 / 智算平台 tabs)"
+    t0 = next(p for p in pages if p.lang == "zh" and p.rel == "tutorials/00-python-env/")
+    page.goto(server.url(t0.path))
+    assert page.locator(".tabbed-labels > label").all_inner_texts()[:2] == ["超算平台", "智算平台"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_footer_next_and_previous_follow_the_navigation(page, server, pages, lang):
+    """Following "next" from the home page visits every page of the language once, in the order of the
+    navigation sidebar; following "previous" from the last page comes back the same way."""
+    root = PREFIX + ("en/" if lang == "en" else "")
+    page.goto(server.url(root))
+    nav_order = page.eval_on_selector_all(
+        "nav.md-nav--primary a.md-nav__link[href]",
+        "els => [...new Set(els.map(a => new URL(a.href)).filter(u => !u.hash).map(u => u.pathname))]")
+    forward = [root]
+    while page.locator("a.md-footer__link--next").count():
+        page.locator("a.md-footer__link--next").click()
+        page.wait_for_load_state("domcontentloaded")
+        path = page.evaluate("location.pathname")
+        assert path not in forward, f"next leads back to {path}: {forward}"
+        forward.append(path)
+    backward = [forward[-1]]
+    while page.locator("a.md-footer__link--prev").count():
+        page.locator("a.md-footer__link--prev").click()
+        page.wait_for_load_state("domcontentloaded")
+        backward.append(page.evaluate("location.pathname"))
+        assert len(backward) <= len(forward), f"previous goes past the first page: {backward}"
+    print(f"footer ({lang}): {len(forward)} pages forward, {len(backward)} back")
+    assert forward == nav_order, f"next-chain {forward} differs from the navigation {nav_order}"
+    assert backward == forward[::-1]
+    assert set(forward) == {p.path for p in pages if p.lang == lang}, "the chain misses pages of the build"
