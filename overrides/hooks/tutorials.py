@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -357,7 +358,6 @@ def on_page_markdown(markdown, page, config, files):
     src_uri = page.file.src_uri
     rel = f"{Path(config.docs_dir).name}/{src_uri}"
     lang = page_lang(src_uri)
-    _state["build_lang"] = lang
     meta = read_front_matter(Path(page.file.abs_src_path), rel)  # strict: MkDocs ignores broken YAML
 
     if TUTORIAL_RE.match(src_uri):
@@ -501,8 +501,7 @@ REDIRECT_PAGE = """<!doctype html>
 """
 
 
-def write_redirects(config) -> None:
-    site = Path(config.site_dir)
+def write_redirects(config, site: Path) -> None:
     docs = Path(config.docs_dir)
     existing = tutorial_sources(docs)
     for number, old in (config.extra.get("upstream_paths") or {}).items():
@@ -523,12 +522,53 @@ def write_redirects(config) -> None:
             )
 
 
+def on_startup(command, dirty):
+    _state["depth"] = 0
+
+
+def on_build_error(error):
+    _state["depth"] = 0  # mkdocs serve rebuilds after a failed build: start counting afresh
+
+
+def on_pre_build(config):
+    if not _state.get("depth"):
+        _state["root_site_dir"] = config.site_dir  # the default language is built first, into the root
+    _state["depth"] = _state.get("depth", 0) + 1
+
+
+@event_priority(-200)
 def on_post_build(config):
-    # The default language is built first, into the site root: write the shared files once, there.
-    if _state.get("build_lang") != DEFAULT_LANG:
+    """Runs once all languages are built: mkdocs-static-i18n builds the other languages, and writes the
+    combined search index, in its own on_post_build (priority -100) of the default language's build."""
+    _state["depth"] -= 1
+    if _state["depth"]:
         return
+    root = Path(_state["root_site_dir"])
     data = catalog_json(config)
-    (Path(config.site_dir) / "tutorials.json").write_text(
-        json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    write_redirects(config)
+    (root / "tutorials.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_redirects(config, root)
+    split_search_index(root)
+
+
+def split_search_index(root: Path) -> None:
+    """One search index per language: Chinese pages search Chinese pages, English pages English ones.
+
+    mkdocs-static-i18n stacks both languages into search/search_index.json; the English half moves to
+    en/search/ with its locations made relative to /en/, where overrides/main.html points English pages."""
+    index_path = root / "search" / "search_index.json"
+    if not index_path.exists():
+        return
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    parts: dict[str, list] = {lang: [] for lang in LANGS}
+    for doc in index["docs"]:
+        lang = next((l for l in LANGS if l != DEFAULT_LANG and doc["location"].startswith(f"{l}/")), DEFAULT_LANG)
+        if lang != DEFAULT_LANG:
+            doc = dict(doc, location=doc["location"][len(lang) + 1:])
+        parts[lang].append(doc)
+    for lang, docs in parts.items():
+        folder = root / "search" if lang == DEFAULT_LANG else root / lang / "search"
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(dict(index, docs=docs), ensure_ascii=False, separators=(",", ":"))
+        (folder / "search_index.json").write_text(payload, encoding="utf-8")
+        if (root / "search" / "search_index.js").exists():  # offline build: the index as a script
+            (folder / "search_index.js").write_text(f"var __index = {payload}", encoding="utf-8")
