@@ -516,6 +516,8 @@ def write_redirects(config, site: Path) -> None:
             out = site / page
             out.parent.mkdir(parents=True, exist_ok=True)
             rel = Path(os.path.relpath(target, out.parent)).as_posix() + "/"
+            if not config.use_directory_urls:  # the offline build opens files, not folders
+                rel += "index.html"
             out.write_text(
                 REDIRECT_PAGE.format(title=html.escape(title), target=html.escape(rel), target_js=json.dumps(rel)),
                 encoding="utf-8",
