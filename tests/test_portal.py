@@ -72,3 +72,16 @@ def test_portal_yaml_is_valid_and_links_to_built_pages(built):
             if lang == "en":
                 assert "/en/" in link["url"]
             assert not re.search(r"[?#]", link["url"]), "SCOW appends ?token=...: give plain URLs"
+
+
+def test_readme_portal_example_links_exist(built):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S)]
+    examples = [b for b in blocks if isinstance(b, dict) and "navLinks" in b]
+    assert examples, "README.md shows no navLinks example"
+    base = "https://hpc.example.edu.cn/tutorial/"
+    for nav in examples:
+        for link in [nav["navLinks"][0], *nav["navLinks"][0].get("children", [])]:
+            assert link["url"].startswith(base)
+            path = link["url"][len(base):]
+            assert (built.site / path / "index.html").exists(), f"README links to {path}, which is not built"
