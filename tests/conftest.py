@@ -101,3 +101,13 @@ def page_url(md: Path) -> str:
     if rel == "index":
         return ""
     return rel[: -len("/index")] if rel.endswith("/index") else rel
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the whole session: the sync API cannot run two at once in one process."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()

@@ -241,15 +241,12 @@ def test_link_checker_flags_bad_urls():
 # ------------------------------------------------------------------------------------ browser (file://)
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(playwright):
     if not have_chromium():
         missing_tool(CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 def test_offline_catalog_link_opens_a_tutorial(unzipped, browser):
