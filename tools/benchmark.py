@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="where benchmark.json goes (default build/)")
     parser.add_argument("--runs", type=int, default=2, help="builds to time (best is reported; default 2)")
     parser.add_argument("--no-lighthouse", action="store_true", help="skip Lighthouse")
+    parser.add_argument("--tutorial", metavar="SLUG",
+                        help="tutorial folder to measure, e.g. 01-house-prices (default: the largest page)")
     parser.add_argument("--no-gzip", action="store_true",
                         help="serve files uncompressed (plain http.server) instead of gzip like a production server")
     args = parser.parse_args(argv)
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"build {i + 1}: {times[-1]:.2f} s", flush=True)
             build_s = min(times)
 
-            largest = max(slugs, key=lambda s: (site / "tutorials" / s / "index.html").stat().st_size)
+            largest = args.tutorial or max(slugs, key=lambda s: (site / "tutorials" / s / "index.html").stat().st_size)
             pages = {"home zh": site / "index.html", "home en": site / "en" / "index.html",
                      f"tutorial zh ({largest})": site / "tutorials" / largest / "index.html",
                      f"tutorial en ({largest})": site / "en" / "tutorials" / largest / "index.html"}

@@ -62,6 +62,7 @@ def test_copy_buttons_copy_the_exact_code(browser, server, pages):
             if 'class="filename"' not in server.html(p):
                 continue
             page.goto(server.url(p.path))
+            page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
             titled = page.locator(".highlight:has(> .filename)")
             found = False
             for i in range(titled.count()):
