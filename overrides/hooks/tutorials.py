@@ -7,11 +7,16 @@ It keeps the tutorial pages honest at build time:
 * ``{{ facts.KEY }}`` and ``{{ files_url }}`` in page Markdown are substituted from ``extra.facts``
   (an unknown key fails the build);
 * the home page's ``<!-- tutorial-catalog -->`` marker becomes a catalog of the tutorials that exist;
-* the build writes ``tutorials.json``, a machine-readable catalog for portals and scripts, and redirect
-  pages from the upstream series' paths (``extra.upstream_paths``) to the tutorials that exist.
+* the admin page's ``<!-- portal-links-yaml -->`` marker becomes ready-to-paste SCOW navLinks/userLinks YAML;
+* the build writes ``tutorials.json``, a machine-readable catalog for portals and scripts, redirect pages
+  from the upstream series' paths (``extra.upstream_paths``) to the tutorials that exist, and one search
+  index per language;
+* line breaks inside Chinese paragraphs do not turn into visible spaces.
 
 Every failure names the file, the field and the fix. Only public MkDocs hook events and ``File``/``Page``
-attributes are used, so the hook also runs under drop-in MkDocs 1.x forks.
+attributes are used, so the hook also runs under drop-in MkDocs 1.x forks. It relies on one documented
+behaviour of mkdocs-static-i18n: the other languages are built inside the default language's
+``on_post_build``, which is why ``on_post_build`` below counts nested builds.
 """
 
 from __future__ import annotations
@@ -292,7 +297,7 @@ def check_translation_pair(file, card, config) -> None:
             )
 
 
-def catalog_markdown(files, config, lang: str, home) -> str:
+def catalog_markdown(files, config, lang: str) -> str:
     t = TEXT[lang]
     pages = tutorial_pages(files)
     by_section: dict[str, list[tuple[Any, dict, dict]]] = {}
@@ -377,7 +382,7 @@ def on_page_markdown(markdown, page, config, files):
 
     markdown = substitute(markdown, config, src_uri, rel)
     if CATALOG_MARKER in markdown:
-        markdown = markdown.replace(CATALOG_MARKER, catalog_markdown(files, config, lang, page))
+        markdown = markdown.replace(CATALOG_MARKER, catalog_markdown(files, config, lang))
     if PORTAL_MARKER in markdown:
         markdown = markdown.replace(PORTAL_MARKER, portal_links_yaml(files, config, lang))
     return markdown
