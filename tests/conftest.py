@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # tools/chromium.py: how tests and tools start Chromium
 DOCS = ROOT / "docs"
 LANGS = ("zh", "en")
 

@@ -34,15 +34,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from chromium import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES  # tools/chromium.py
 from urllib.parse import urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE_DIR = ROOT / "tools" / "lighthouse"
 LIGHTHOUSE = LIGHTHOUSE_DIR / "node_modules" / ".bin" / "lighthouse"
-CHROMIUM = "/usr/bin/chromium"
-RESOLVER_RULES = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 f"--host-resolver-rules={RESOLVER_RULES}"]
 LIGHTHOUSE_CHROME_FLAGS = f'--headless=new --no-sandbox --disable-gpu --host-resolver-rules="{RESOLVER_RULES}"'
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 SUBPATH = "tutorial"

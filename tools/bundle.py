@@ -36,17 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # tools/chromium.py
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    # Nothing but the local machine is reachable from the printing browser.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 ZIP_NAME = "scow-ai-tutorials-offline.zip"
 ZIP_TOP = "scow-ai-tutorials"
 PDF_NAME = "scow-ai-tutorials-{lang}.pdf"

@@ -21,17 +21,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS  # tools/chromium.py (on sys.path via tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 PREFIX = "/tutorial/"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    # Without this Chromium looks up Google hosts even with the flags above.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 INSTALL_HINT = "sudo apt-get install chromium nginx fonts-wqy-microhei"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Placeholders in deploy/nginx/tutorial.conf that the test replaces (the lines marked "EDIT").
