@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))  # tools/chromium.py: how tests and tools start Chromium
+sys.path.insert(0, str(ROOT / "tools"))  # tools/common.py: what tests and tools share
+
+import common  # noqa: E402
+from common import mkdocs_build  # noqa: E402
+
+SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
+
 DOCS = ROOT / "docs"
 LANGS = ("zh", "en")
 
@@ -27,19 +32,14 @@ def load_hook():
     return module
 
 
-def build_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1")
-    env.update(extra)
-    return env
-
-
-def run_build(project: Path, site: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(project / "mkdocs.yml"),
-         "-d", str(site)],
-        cwd=project, env=build_env(**env), capture_output=True, text=True, timeout=600,
-    )
+def require_tool(ok: bool, what: str, install: str) -> None:
+    """Skip with an install hint when a system tool is missing; under CI=true that is a failure."""
+    if ok:
+        return
+    message = f"{what} is missing: {install}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: these tests must run)", pytrace=False)
+    pytest.skip(message)
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Build:
 @pytest.fixture(scope="session")
 def build(tmp_path_factory) -> Build:
     site = tmp_path_factory.mktemp("site")
-    result = run_build(ROOT, site)
+    result = mkdocs_build(site)
     return Build(site=site, log=result.stdout + result.stderr, returncode=result.returncode)
 
 

@@ -18,26 +18,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS  # tools/chromium.py (on sys.path via tests/conftest.py)
-import yaml
 from bs4 import BeautifulSoup
+from common import CHROMIUM, CHROMIUM_ARGS  # tools/common.py (on sys.path via tests/conftest.py)
+from mkdocs.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
+from conftest import ROOT, load_hook, require_tool, tutorial_dirs
+
 BUNDLE = ROOT / "tools" / "bundle.py"
 ZIP_NAME = "scow-ai-tutorials-offline.zip"
 CI = os.environ.get("CI", "").lower() == "true"
-FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
-PLACEHOLDER_RE = re.compile(r"\{\{\s*facts((?:\.[A-Za-z0-9_]+)+)\s*\}\}")
 SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+INSTALL_HINT = "apt-get install chromium poppler-utils fonts-wqy-microhei (or `make system`)"
 
 
 def missing_tool(what: str) -> None:
-    """Skip (locally) or fail (CI=true) for a missing system tool."""
-    msg = f"{what} is not installed (apt-get install chromium poppler-utils fonts-wqy-microhei; or `make system`)"
-    if CI:
-        pytest.fail(msg + " -- required when CI=true")
-    pytest.skip(msg)
+    require_tool(False, what, INSTALL_HINT)
 
 
 def have_chromium() -> bool:
@@ -50,43 +45,21 @@ def have_poppler() -> bool:
 
 # ------------------------------------------------------------------------------------ expectations
 
-class _IgnoreTags(yaml.SafeLoader):
-    pass
-
-
-_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
-_IgnoreTags.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
-
-
-def facts() -> dict:
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_IgnoreTags)
-    return (config.get("extra") or {}).get("facts") or {}
-
-
 def tutorial_slugs() -> list[str]:
     """docs/tutorials/NN-*/index.md, in number order."""
-    return sorted(p.parent.name for p in DOCS.glob("tutorials/*/index.md") if re.match(r"^\d\d-", p.parent.name))
-
-
-def title(md: Path) -> str:
-    """The page's front matter title, with {{ facts.KEY }} substituted like the build does."""
-    m = FRONT_MATTER_RE.match(md.read_text(encoding="utf-8"))
-    assert m, f"{md}: no front matter"
-    value = str((yaml.safe_load(m.group(1) or "") or {}).get("title", ""))
-    known = facts()
-
-    def sub(match: re.Match) -> str:
-        node = known
-        for key in match.group(1).strip(".").split("."):
-            node = node[key]
-        return str(node)
-
-    return PLACEHOLDER_RE.sub(sub, value)
+    return [d.name for d in tutorial_dirs()]
 
 
 def titles(lang: str) -> dict[str, str]:
+    """Front-matter titles with {{ facts.KEY }} substituted, read by the site's own hook."""
+    hook, config = load_hook(), load_config(str(ROOT / "mkdocs.yml"))
     name = "index.md" if lang == "zh" else "index.en.md"
-    return {slug: title(DOCS / "tutorials" / slug / name) for slug in tutorial_slugs()}
+    found = {}
+    for folder in tutorial_dirs():
+        src = f"tutorials/{folder.name}/{name}"
+        meta = hook.resolve_values(hook.read_front_matter(folder / name, src), config, src, src)
+        found[folder.name] = meta["title"]
+    return found
 
 
 def test_tutorials_are_discovered():

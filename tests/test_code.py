@@ -17,7 +17,7 @@ import yaml
 from bs4 import BeautifulSoup
 from mkdocs.config import load_config
 
-from conftest import DOCS, LANGS, ROOT, page_url, tutorial_dirs, zh_pages
+from conftest import DOCS, LANGS, ROOT, SITE_URL, page_url, tutorial_dirs, zh_pages
 
 SHELL_LANGS = {"bash", "sh", "shell"}
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>.*)$")
@@ -250,7 +250,7 @@ def test_every_published_file_is_linked_from_both_pages(built):
 
 def test_wget_urls_point_to_published_files(built):
     """`wget {{ files_url }}x` in a page must fetch a file the build actually publishes."""
-    site_url = "http://127.0.0.1:8000/"
+    site_url = SITE_URL
     urls = set()
     for _, lang, text, _ in code_blocks(built):
         if lang in SHELL_LANGS:

@@ -7,7 +7,7 @@ import re
 import pytest
 from mkdocs.config import load_config
 
-from conftest import ROOT, load_hook, run_build, tutorial_dirs
+from conftest import ROOT, load_hook, mkdocs_build, tutorial_dirs
 
 hook = load_hook()
 
@@ -59,7 +59,7 @@ def _break(project, rel, old, new):
 
 
 def _failed_build(project, tmp_path):
-    result = run_build(project, tmp_path / "out")
+    result = mkdocs_build(tmp_path / "out", project)
     assert result.returncode != 0, "the build should have failed but passed"
     return result.stdout + result.stderr
 

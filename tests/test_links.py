@@ -9,9 +9,8 @@ from urllib.parse import unquote, urlsplit
 
 from bs4 import BeautifulSoup
 
-from conftest import LANGS, page_url, zh_pages
+from conftest import LANGS, SITE_URL, page_url, zh_pages
 
-SITE_URL = "http://127.0.0.1:8000/"  # mkdocs.yml default when SITE_URL is unset
 
 
 @lru_cache(maxsize=None)

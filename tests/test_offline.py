@@ -6,7 +6,8 @@ import re
 
 from bs4 import BeautifulSoup
 
-SITE_URL = "http://127.0.0.1:8000/"
+from conftest import SITE_URL
+
 CDN_HOSTS = ("fonts.googleapis.com", "fonts.gstatic.com", "cdn.jsdelivr.net", "unpkg.com",
              "cdnjs.cloudflare.com", "polyfill.io", "www.googletagmanager.com", "google-analytics.com")
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)|@import\s+['"]([^'"]+)""")

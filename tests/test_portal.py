@@ -9,11 +9,10 @@ import yaml
 from bs4 import BeautifulSoup
 from mkdocs.config import load_config
 
-from conftest import LANGS, ROOT, load_hook, tutorial_dirs
+from conftest import LANGS, ROOT, SITE_URL, load_hook, tutorial_dirs
 
 hook = load_hook()
 
-SITE_URL = "http://127.0.0.1:8000/"
 
 
 def test_tutorials_json_matches_the_tutorials(built):

@@ -34,11 +34,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-
-from chromium import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES  # tools/chromium.py
 from urllib.parse import urljoin, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES, ROOT, built_tutorials, mkdocs_build  # tools/common.py
+
 LIGHTHOUSE_DIR = ROOT / "tools" / "lighthouse"
 LIGHTHOUSE = LIGHTHOUSE_DIR / "node_modules" / ".bin" / "lighthouse"
 LIGHTHOUSE_CHROME_FLAGS = f'--headless=new --no-sandbox --disable-gpu --host-resolver-rules="{RESOLVER_RULES}"'
@@ -57,12 +56,8 @@ def gz(data: bytes) -> int:
 # ---------------------------------------------------------------------------------------------- build
 
 def build(site: Path, site_url: str) -> float:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1", SITE_URL=site_url)
-    env.pop("OFFLINE_BUILD", None)
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-q",
-                             "-f", str(ROOT / "mkdocs.yml"), "-d", str(site)],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    result = mkdocs_build(site, SITE_URL=site_url)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         log = (result.stdout + result.stderr).strip().splitlines()
@@ -104,11 +99,6 @@ def serve(directory: Path, use_gzip: bool) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def tutorial_slugs() -> list[str]:
-    return sorted(p.parent.name for p in (ROOT / "docs").glob("tutorials/*/index.md")
-                  if re.match(r"^\d\d-", p.parent.name))
 
 
 # ----------------------------------------------------------------------------------------- page weight
@@ -232,10 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gzip", action="store_true",
                         help="serve files uncompressed (plain http.server) instead of gzip like a production server")
     args = parser.parse_args(argv)
-    slugs = tutorial_slugs()
-    if not slugs:
-        sys.exit("benchmark.py: no docs/tutorials/NN-*/index.md")
-
     with tempfile.TemporaryDirectory(prefix="scow-benchmark-") as tmp:
         root = Path(tmp)
         site = root / SUBPATH
@@ -248,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"build {i + 1}: {times[-1]:.2f} s", flush=True)
             build_s = min(times)
 
+            slugs = [t["slug"] for t in built_tutorials(site)]
+            if not slugs:
+                sys.exit("benchmark.py: the build holds no tutorial")
             largest = args.tutorial or max(slugs, key=lambda s: (site / "tutorials" / s / "index.html").stat().st_size)
             pages = {"home zh": site / "index.html", "home en": site / "en" / "index.html",
                      f"tutorial zh ({largest})": site / "tutorials" / largest / "index.html",

@@ -24,10 +24,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
-import os
+import json
 import posixpath
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,14 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from chromium import CHROMIUM, CHROMIUM_ARGS  # tools/chromium.py
+from common import CHROMIUM, CHROMIUM_ARGS, ROOT, built_tutorials, mkdocs_build  # tools/common.py
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 ZIP_NAME = "scow-ai-tutorials-offline.zip"
 ZIP_TOP = "scow-ai-tutorials"
 PDF_NAME = "scow-ai-tutorials-{lang}.pdf"
-TUTORIAL_DIR_RE = re.compile(r"^(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 WORKER_SHIM = "assets/javascripts/iframe-worker.js"
 UNPKG_SHIM_RE = re.compile(r'<script src="https://unpkg\.com/iframe-worker/[^"]*"></script>')
 # Relative URLs that end in "/" (directory URLs): file:// shows a folder listing, not the page.
@@ -65,27 +61,17 @@ class Tutorial:
     slug: str
 
 
-def tutorials() -> list[Tutorial]:
-    """The tutorials that exist, in number order: docs/tutorials/NN-slug/index.md."""
-    found = []
-    for path in sorted((DOCS / "tutorials").iterdir()):
-        m = TUTORIAL_DIR_RE.match(path.name)
-        if path.is_dir() and m and (path / "index.md").is_file():
-            found.append(Tutorial(int(m.group(1)), path.name))
-    return sorted(found, key=lambda t: t.number)
+def tutorials(site: Path) -> list[Tutorial]:
+    """The tutorials the build holds, in number order (from its tutorials.json)."""
+    return [Tutorial(t["number"], t["slug"]) for t in built_tutorials(site)]
 
 
 # --------------------------------------------------------------------------------------------- build
 
 def build_site(site: Path, **env: str) -> float:
     """mkdocs build --strict into *site*; returns seconds; raises BundleError with the log tail."""
-    full_env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1", **env)
     start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(ROOT / "mkdocs.yml"),
-         "-d", str(site)],
-        cwd=ROOT, env=full_env, capture_output=True, text=True,
-    )
+    result = mkdocs_build(site, **env)
     if result.returncode != 0:
         log = (result.stdout + result.stderr).strip().splitlines()
         raise BundleError(
@@ -400,12 +386,8 @@ def print_pdfs(site: Path, out: Path, langs: list[str], items: list[Tutorial], s
 # ---------------------------------------------------------------------------------------------- main
 
 def site_url_of(site: Path) -> str:
-    import json
-    try:
-        url = json.loads((site / "tutorials.json").read_text(encoding="utf-8"))["site_url"]
-    except (OSError, ValueError, KeyError):
-        url = os.environ.get("SITE_URL", "http://127.0.0.1:8000/")
-    return url if url.endswith("/") else url + "/"
+    """The address the build was made for (tutorials.json records it, always with a trailing slash)."""
+    return json.loads((site / "tutorials.json").read_text(encoding="utf-8"))["site_url"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,13 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    items = tutorials()
     step = "offline build"
     try:
         with tempfile.TemporaryDirectory(prefix="scow-bundle-") as tmp:
             site = Path(tmp) / "site"
             print(f"[bundle] {step} (OFFLINE_BUILD=true) ...", flush=True)
             seconds = build_site(site, OFFLINE_BUILD="true")
+            items = tutorials(site)
             print(f"[bundle]   built in {seconds:.1f} s, {len(items)} tutorials: "
                   + ", ".join(t.slug for t in items), flush=True)
             step = "offline fix-ups"

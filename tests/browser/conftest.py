@@ -14,14 +14,14 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS  # tools/chromium.py (on sys.path via tests/conftest.py)
+from common import CHROMIUM, CHROMIUM_ARGS, mkdocs_build  # tools/common.py (on sys.path via tests/conftest.py)
+from conftest import require_tool  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
@@ -31,16 +31,6 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Placeholders in deploy/nginx/tutorial.conf that the test replaces (the lines marked "EDIT").
 CONF_SITE = "/srv/tutorial-scow/site/"
 CONF_LOG = "/var/log/nginx/tutorial-scow.access.log"
-
-
-def require(ok: bool, what: str) -> None:
-    """Skip (locally) or fail (CI=true) when a system tool is missing."""
-    if ok:
-        return
-    message = f"{what} is missing: {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: browser tests must run)", pytrace=False)
-    pytest.skip(message)
 
 
 def nginx_binary() -> str | None:
@@ -147,14 +137,11 @@ http {{
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     nginx = nginx_binary()
-    require(nginx is not None, "nginx")
-    require(os.access(CHROMIUM, os.X_OK), CHROMIUM)
+    require_tool(nginx is not None, "nginx", INSTALL_HINT)
+    require_tool(os.access(CHROMIUM, os.X_OK), CHROMIUM, INSTALL_HINT)
     port = free_port()
     site = tmp_path_factory.mktemp("browser-site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1",
-               SITE_URL=f"http://127.0.0.1:{port}{PREFIX}")
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-d", str(site)],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    build = mkdocs_build(site, SITE_URL=f"http://127.0.0.1:{port}{PREFIX}")
     if build.returncode != 0:
         pytest.fail("mkdocs build --strict failed:\n" + (build.stdout + build.stderr)[-4000:], pytrace=False)
 
