@@ -145,14 +145,7 @@ def path_without(tmp_path: Path, tool: str) -> str:
 
 
 # ------------------------------------------------------------------------------ install_miniconda.sh
-def test_script_passes_bash_n_and_shellcheck():
-    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
-    result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout
-
-
+# bash -n and shellcheck of every published script: tests/test_code.py
 @pytest.mark.parametrize("tool", ["wget", "curl"])
 @pytest.mark.parametrize("one_line", [False, True], ids=["multi-line-rows", "one-line-rows"])
 def test_correct_hash_installs(site, tmp_path, tool, one_line):

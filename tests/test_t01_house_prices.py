@@ -7,14 +7,12 @@ CSV with the same 81-column layout and random but plausible values.
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "01-house-prices"
 TRAIN = FOLDER / "train.py"
@@ -171,17 +169,10 @@ def test_cuda_requested_without_gpu_is_a_clear_error(tmp_path):
     assert "nvidia-smi" in output
 
 
-def test_job_script_parses():
-    result = subprocess.run(["bash", "-n", str(JOB)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-
-
 def test_job_script_directives():
     lines = JOB.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("#!")
-    directives = [line for line in lines if line.startswith("#CBATCH")]
-    for line in directives:
-        assert len(line.split()) in (2, 3), f"CraneSched reads 2 or 3 fields only: {line!r}"
+    directives = [line for line in lines if line.startswith("#CBATCH")]  # field count: tests/test_code.py
     options = " ".join(directives)
     assert "--gres=gpu:1" in options
     assert re.search(r"(-N|--nodes)[ =]1\b", options)
@@ -196,17 +187,10 @@ def test_job_script_directives():
     assert all(lines.index(d) < first_command for d in directives)
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
-def test_job_script_shellcheck():
-    result = subprocess.run(["shellcheck", str(JOB)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
-
-
-def test_requirements_are_pinned():
+def test_requirements_name_what_train_py_imports():
+    # exact == pins of every requirements.txt: tests/test_code.py
     lines = [line.strip() for line in (FOLDER / "requirements.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
-    assert lines
-    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", line) for line in lines), lines
     names = {line.split("==")[0].lower() for line in lines}
     assert {"torch", "numpy", "pandas", "scikit-learn", "matplotlib"} <= names
 
