@@ -18,6 +18,11 @@ sys.path.insert(0, str(ROOT / "tools"))  # tools/common.py: what tests and tools
 import common  # noqa: E402
 from common import mkdocs_build  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "overrides" / "hooks"))  # site_registry: what a tutorial is
+import site_registry  # noqa: E402
+
+pytest_plugins = ["tutorial_fixtures"]  # tutorial, workdir, run_script: see tests/tutorial_fixtures.py
+
 SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
 
 DOCS = ROOT / "docs"
@@ -84,7 +89,8 @@ def project_copy(tmp_path) -> Path:
 
 
 def tutorial_dirs() -> list[Path]:
-    return sorted(p for p in (DOCS / "tutorials").iterdir() if p.is_dir() and (p / "index.md").exists())
+    """The tutorial folders, as the site's registry defines them (overrides/hooks/site_registry.py)."""
+    return [t.path for t in site_registry.discover(DOCS).values()]
 
 
 def zh_pages() -> list[Path]:

@@ -48,6 +48,7 @@ PORTAL_MARKER = "<!-- portal-links-yaml -->"
 
 # Fields of the tutorial card that must be identical in both languages.
 SHARED_FIELDS = ("number", "section", "platform", "image", "resources", "time", "prerequisites")
+SHARED_VERIFIED = ("ci", "slurm", "gpu")
 
 TEXT = {
     "zh": {
@@ -208,7 +209,7 @@ def validate(meta: dict[str, Any], rel: str, src_uri: str, sections: list[str]) 
     if not isinstance(card, dict):
         _fail(rel, "tutorial", card, "a mapping with the tutorial card (number, section, platform, ...)")
     allowed = {"number", "section", "platform", "image", "model", "dataset", "resources", "time",
-               "prerequisites", "goal", "references"}
+               "prerequisites", "goal", "references", "verified"}
     for key in card:
         if key not in allowed:
             _fail(rel, f"tutorial.{key}", card[key], f"no such field; allowed fields: {', '.join(sorted(allowed))}")
@@ -249,6 +250,17 @@ def validate(meta: dict[str, Any], rel: str, src_uri: str, sections: list[str]) 
         _text(rel, f"tutorial.references[{i}].title", ref["title"], max_len=120)
         if not isinstance(ref["url"], str) or not re.match(r"^https?://[^\s/]+\.[^\s]+$", ref["url"]):
             _fail(rel, f"tutorial.references[{i}].url", ref["url"], "an absolute http(s) URL")
+    ver = card["verified"]
+    if not isinstance(ver, dict) or not {"ci", "slurm", "gpu"} <= set(ver) <= {"ci", "slurm", "gpu", "note"}:
+        _fail(rel, "tutorial.verified", ver, "a mapping {ci: [files], slurm: [files], gpu: null, note: text}")
+    for key in ("ci", "slurm"):
+        if not isinstance(ver[key], list) or not all(isinstance(f, str) for f in ver[key]):
+            _fail(rel, f"tutorial.verified.{key}", ver[key], "a list of published file names, [] if none")
+    if ver["gpu"] is not None and (not isinstance(ver["gpu"], dict)
+                                   or set(ver["gpu"]) != {"date", "hardware", "record"}):
+        _fail(rel, "tutorial.verified.gpu", ver["gpu"],
+              "null, or {date, hardware, record: a published file with the run's output}")
+    _text(rel, "tutorial.verified.note", ver.get("note"), optional=True, max_len=200)
     return card
 
 

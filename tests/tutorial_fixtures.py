@@ -1,0 +1,186 @@
+"""What every tutorial test module shares (loaded by conftest.py as a pytest plugin).
+
+A tutorial's tests live in ``tests/test_tNN_slug.py`` for ``docs/tutorials/NN-slug/``; the fixtures find the
+folder from the module's name, so a module never builds paths by hand:
+
+* ``tutorial``: the tutorial (``number``, ``slug``, ``folder``, ``env``: its virtual environment, created
+  from the folder's ``requirements.txt`` by ``tools/envs.py`` on first use);
+* ``workdir``: a fresh folder holding a copy of every file the tutorial publishes, as a reader who
+  downloaded them all has it;
+* ``run_script(name, *args, ...)``: runs a published file (``train.py``, ``job.sh``) or a program of the
+  tutorial's environment (``torchrun``, ``llamafactory-cli``) the way a reader would, in ``workdir``, with an
+  isolated ``HOME`` and caches, ``HF_HUB_OFFLINE=1``, no GPU, no proxy and a timeout; returns the finished
+  process (``stdout``, ``stderr``, ``output`` = both, ``returncode``).
+
+A test module must name each script and config it runs as a string literal in a ``run_script(...)`` call:
+``tests/test_tutorial_model.py`` reads those calls to check that every published script or config runs in
+some test, and that the card's verification line says exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
+
+import envs  # noqa: E402
+import site_registry  # noqa: E402
+
+MODULE_RE = re.compile(r"^test_t(\d\d)_([a-z0-9_]+)$")
+# Published files a test must run (scripts and configs); data, images and requirements need not.
+EXECUTABLE_SUFFIXES = {".py", ".sh", ".yaml", ".yml"}
+
+
+def registry() -> dict[int, site_registry.TutorialFolder]:
+    return site_registry.discover(ROOT / "docs")
+
+
+def module_name(folder: Path) -> str:
+    """``docs/tutorials/02-clip-classification`` -> ``test_t02_clip_classification``."""
+    return "test_t" + folder.name.replace("-", "_")
+
+
+def published_files(folder: Path) -> list[Path]:
+    """Every file a tutorial publishes for download (everything in its folder except its pages)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".md"
+                  and "__pycache__" not in p.parts)
+
+
+@dataclass
+class Tutorial:
+    number: int
+    slug: str
+    folder: Path
+    _env: Path | None = field(default=None, repr=False)
+
+    @property
+    def env(self) -> Path:
+        """The tutorial's environment (created from its requirements.txt on first use)."""
+        if self._env is None:
+            try:
+                self._env = envs.ensure_env(self.folder)
+            except envs.EnvError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        return self._env
+
+    @property
+    def python(self) -> Path:
+        return self.env / "bin" / "python"
+
+    def files(self) -> list[str]:
+        return [p.relative_to(self.folder).as_posix() for p in published_files(self.folder)]
+
+
+@pytest.fixture(scope="module")
+def tutorial(request) -> Tutorial:
+    name = request.module.__name__.rpartition(".")[2]
+    match = MODULE_RE.match(name)
+    if not match:
+        pytest.fail(f"{name}: the 'tutorial' fixture is for modules named test_tNN_slug.py", pytrace=False)
+    folder = registry().get(int(match.group(1)))
+    if folder is None or module_name(folder.path) != name:
+        pytest.fail(f"{name}.py matches no tutorial folder docs/tutorials/NN-slug/ (rename one of them so "
+                    f"that the module is test_t + the folder name with '-' as '_')", pytrace=False)
+    return Tutorial(folder.number, folder.path.name, folder.path)
+
+
+@pytest.fixture
+def workdir(tutorial, tmp_path) -> Path:
+    """A reader's folder: a copy of every published file of the tutorial."""
+    work = tmp_path / "work"
+    for rel in tutorial.files():
+        dst = work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(tutorial.folder / rel, dst)
+    work.mkdir(exist_ok=True)
+    return work
+
+
+def isolated_env(home: Path, env_bin: Path | None, extra: dict[str, str] | None) -> dict[str, str]:
+    """A reader's shell on a compute node: own HOME, caches inside it, offline, no GPU, no proxy."""
+    keep = {k: v for k, v in os.environ.items()
+            if k in {"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SLURM_CONF", "CI", "USER", "LOGNAME"}}
+    env = dict(
+        keep,
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        MPLCONFIGDIR=str(home / ".config" / "matplotlib"),
+        MPLBACKEND="Agg",
+        HF_HOME=str(home / ".cache" / "huggingface"),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        MODELSCOPE_CACHE=str(home / ".cache" / "modelscope"),
+        TORCH_HOME=str(home / ".cache" / "torch"),
+        TILELANG_CACHE_DIR=str(home / ".cache" / "tilelang"),
+        CUDA_VISIBLE_DEVICES="",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="2",
+        TOKENIZERS_PARALLELISM="false",
+        DO_NOT_TRACK="1",
+    )
+    if env_bin is not None:
+        env["PATH"] = f"{env_bin}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["VIRTUAL_ENV"] = str(env_bin.parent)
+    env.update(extra or {})
+    return env
+
+
+class Finished(subprocess.CompletedProcess):
+    @property
+    def output(self) -> str:
+        return (self.stdout or "") + (self.stderr or "")
+
+
+@pytest.fixture
+def run_script(tutorial, workdir, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+
+    def run(name: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 600, check: bool = True) -> Finished:
+        """Run a published file or an environment's program as a reader would; see the module docstring.
+
+        ``check=True`` fails the test with the program's output when it exits non-zero."""
+        cwd = Path(cwd or workdir)
+        has_env = (tutorial.folder / "requirements.txt").exists()
+        env_bin = tutorial.env / "bin" if has_env else None
+        python = str(env_bin / "python") if env_bin else sys.executable
+        local = cwd / name
+        if local.suffix == ".py" and local.exists():
+            command = [python, str(local)]
+        elif local.suffix == ".sh" and local.exists():
+            command = ["bash", str(local)]
+        elif env_bin is not None and (env_bin / name).exists():
+            command = [str(env_bin / name)]
+        elif shutil.which(name):
+            command = [name]
+        else:
+            pytest.fail(f"run_script: {name!r} is neither a file in {cwd} nor a program of the tutorial's "
+                        f"environment", pytrace=False)
+        try:
+            result = subprocess.run(command + [str(a) for a in args], cwd=cwd, input=input, text=True,
+                                    capture_output=True, timeout=timeout, check=False,
+                                    env=isolated_env(home, env_bin, env))
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"{name} {' '.join(map(str, args))} ran longer than {timeout} s:\n"
+                        f"{exc.stdout or ''}{exc.stderr or ''}", pytrace=False)
+        finished = Finished(result.args, result.returncode, result.stdout, result.stderr)
+        if check and result.returncode != 0:
+            pytest.fail(f"{name} {' '.join(map(str, args))} exited {result.returncode}:\n"
+                        f"{finished.output[-6000:]}", pytrace=False)
+        return finished
+
+    run.home = home
+    return run
