@@ -5,23 +5,22 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-TUTORIAL_REQS := $(sort $(wildcard docs/tutorials/*/requirements.txt))
 # System packages the tests use: shellcheck (shell code), nginx + chromium + a CJK font (browser tests),
-# poppler-utils (reading the PDF).
-APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils
+# poppler-utils (reading the PDF), slurm-wlm + munge (batch scripts run under a real Slurm).
+APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm-wlm munge
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: serve test build system clean
+.PHONY: serve test build system clean envs
 
 $(VENV)/.site-deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q '.[test]'
 	touch $@
 
-$(VENV)/.tutorial-deps: $(VENV)/.site-deps $(TUTORIAL_REQS)
-	$(PY) -m pip install -q $(addprefix -r ,$(TUTORIAL_REQS))
-	touch $@
+# One environment per tutorial (.envs/NN-slug), exactly the pins its page gives, made with uv (tools/envs.py).
+envs: $(VENV)/.site-deps
+	$(PY) tools/envs.py
 
 serve: $(VENV)/.site-deps
 	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
@@ -39,16 +38,16 @@ system:
 	  echo "(tests that need them are skipped)" >&2; \
 	fi
 
-test: system $(VENV)/.tutorial-deps
+test: system envs
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf site $(VENV) .pytest_cache
+	rm -rf site $(VENV) .envs .pytest_cache
 
 .PHONY: bundle benchmark
-bundle: $(VENV)/.tutorial-deps
+bundle: $(VENV)/.site-deps
 	$(PY) tools/bundle.py --out build
 
-benchmark: $(VENV)/.tutorial-deps
+benchmark: $(VENV)/.site-deps
 	test -d tools/lighthouse/node_modules || (cd tools/lighthouse && npm ci --no-audit --no-fund)
 	$(PY) tools/benchmark.py
