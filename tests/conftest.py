@@ -21,7 +21,7 @@ from common import mkdocs_build  # noqa: E402
 sys.path.insert(0, str(ROOT / "overrides" / "hooks"))  # site_registry: what a tutorial is
 import site_registry  # noqa: E402
 
-pytest_plugins = ["tutorial_fixtures"]  # tutorial, workdir, run_script: see tests/tutorial_fixtures.py
+pytest_plugins = ["tutorial_fixtures", "slurm_fixtures"]  # tutorial, workdir, run_script; slurm: see both modules
 
 SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
 
