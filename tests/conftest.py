@@ -3,7 +3,6 @@ modified copy for the tests that check how the build fails."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -29,12 +28,16 @@ DOCS = ROOT / "docs"
 LANGS = ("zh", "en")
 
 
-def load_hook():
-    """The site's build hook as a module, to call its validator directly."""
-    spec = importlib.util.spec_from_file_location("site_hook", ROOT / "overrides/hooks/tutorials.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_config_for_tests():
+    """mkdocs.yml as MkDocs reads it (facts, sections), for tests that call the hooks' modules directly."""
+    from mkdocs.config import load_config
+
+    return load_config(str(ROOT / "mkdocs.yml"))
+
+
+def registry():
+    """The tutorial registry exactly as the build makes it (overrides/hooks/site_registry.py)."""
+    return site_registry.load(load_config_for_tests())
 
 
 def require_tool(ok: bool, what: str, install: str) -> None:

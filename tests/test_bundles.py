@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 from common import CHROMIUM, CHROMIUM_ARGS  # tools/common.py (on sys.path via tests/conftest.py)
 from mkdocs.config import load_config
 
-from conftest import ROOT, load_hook, require_tool, tutorial_dirs
+from conftest import ROOT, registry, require_tool, tutorial_dirs
 
 BUNDLE = ROOT / "tools" / "bundle.py"
 ZIP_NAME = "scow-ai-tutorials-offline.zip"
@@ -52,14 +52,7 @@ def tutorial_slugs() -> list[str]:
 
 def titles(lang: str) -> dict[str, str]:
     """Front-matter titles with {{ facts.KEY }} substituted, read by the site's own hook."""
-    hook, config = load_hook(), load_config(str(ROOT / "mkdocs.yml"))
-    name = "index.md" if lang == "zh" else "index.en.md"
-    found = {}
-    for folder in tutorial_dirs():
-        src = f"tutorials/{folder.name}/{name}"
-        meta = hook.resolve_values(hook.read_front_matter(folder / name, src), config, src, src)
-        found[folder.name] = meta["title"]
-    return found
+    return {t.slug: t.meta[lang]["title"] for t in registry().values()}
 
 
 def test_tutorials_are_discovered():

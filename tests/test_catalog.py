@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-from conftest import LANGS, tutorial_dirs
+from conftest import LANGS, registry, tutorial_dirs
 
-LABELS = {"zh": ["平台", "资源", "预计用时", "镜像", "模型", "数据集", "前置教程", "目标", "参考资料"],
+LABELS = {"zh": ["平台", "资源", "预计用时", "镜像", "模型", "数据集", "前置教程", "目标", "参考资料", "验证情况"],
           "en": ["Platform", "Resources", "Estimated time", "Image", "Model", "Dataset", "Prerequisites",
-                 "Goal", "References"]}
+                 "Goal", "References", "Verified"]}
 
 
 def soup_of(path):
@@ -41,3 +41,21 @@ def test_every_tutorial_shows_its_card_in_the_page_language(built):
             terms = [dt.get_text(strip=True) for dt in card.select("dt")]
             assert terms == LABELS[lang], f"{page}: card labels {terms}"
             assert card.find_previous("h1") is not None, f"{page}: the card must come after the title"
+
+
+def test_every_card_says_what_was_verified(built):
+    """The verification line names each file CI runs, each batch script run under Slurm, and the GPU status,
+    from the card's `verified` field (tests/test_tutorial_model.py checks that field against the tests)."""
+    for tutorial in registry().values():
+        for lang in LANGS:
+            page = built.page(lang, tutorial.path.rstrip("/"))
+            line = soup_of(page).select_one("article .tutorial-card__verified dd").get_text(" ", strip=True)
+            verified = tutorial.card[lang]["verified"]
+            for name in verified["ci"] + verified["slurm"]:
+                assert name in line, f"{page}: the verification line does not name {name}: {line!r}"
+            if verified["slurm"]:
+                assert ("Slurm" in line), line
+            gpu_words = {"zh": "尚未在 GPU 上运行", "en": "Not yet run on a GPU"}[lang]
+            assert (gpu_words in line) == (verified["gpu"] is None), f"{page}: {line!r}"
+            if verified.get("note"):
+                assert verified["note"] in line

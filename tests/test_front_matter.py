@@ -7,22 +7,21 @@ import re
 import pytest
 from mkdocs.config import load_config
 
-from conftest import ROOT, load_hook, mkdocs_build, tutorial_dirs
-
-hook = load_hook()
+import site_frontmatter
+import site_schema
+from conftest import ROOT, mkdocs_build, registry, tutorial_dirs
 
 SECTIONS = ["python", "pytorch", "cv", "llm"]
 T1 = "docs/tutorials/01-house-prices/index.md"
 
 
 def test_every_tutorial_card_is_valid():
-    assert tutorial_dirs(), "no tutorials found"
-    for folder in tutorial_dirs():
-        for name in ("index.md", "index.en.md"):
-            src = f"tutorials/{folder.name}/{name}"
-            meta = hook.read_front_matter(folder / name, src)
-            card = hook.validate(meta, src, src, SECTIONS)
-            assert card["number"] == int(folder.name[:2])
+    tutorials = registry()
+    assert tutorials, "no tutorials found"
+    assert [t.folder for t in tutorials.values()] == tutorial_dirs()
+    for number, tutorial in tutorials.items():
+        for lang in ("zh", "en"):
+            assert tutorial.card[lang]["number"] == number == int(tutorial.slug[:2])
 
 
 @pytest.mark.parametrize(
@@ -36,19 +35,19 @@ def test_every_tutorial_card_is_valid():
     ],
 )
 def test_validate_names_field_and_expectation(field, value, expected):
-    meta = hook.read_front_matter(ROOT / T1, T1)
+    meta = site_frontmatter.read_front_matter(ROOT / T1, T1)
     meta["tutorial"][field] = value
-    with pytest.raises(hook.FrontMatterError) as err:
-        hook.validate(meta, T1, "tutorials/01-house-prices/index.md", SECTIONS)
+    with pytest.raises(site_frontmatter.FrontMatterError) as err:
+        site_schema.validate(meta, T1, 1, SECTIONS)
     message = str(err.value)
     assert T1 in message and f"tutorial.{field}" in message and expected in message
 
 
 def test_missing_field_is_reported():
-    meta = hook.read_front_matter(ROOT / T1, T1)
+    meta = site_frontmatter.read_front_matter(ROOT / T1, T1)
     del meta["tutorial"]["goal"]
-    with pytest.raises(hook.FrontMatterError, match=r"tutorial\.goal': missing"):
-        hook.validate(meta, T1, "tutorials/01-house-prices/index.md", SECTIONS)
+    with pytest.raises(site_frontmatter.FrontMatterError, match=r"tutorial\.goal': missing"):
+        site_schema.validate(meta, T1, 1, SECTIONS)
 
 
 def _break(project, rel, old, new):

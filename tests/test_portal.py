@@ -9,22 +9,20 @@ import yaml
 from bs4 import BeautifulSoup
 from mkdocs.config import load_config
 
-from conftest import LANGS, ROOT, SITE_URL, load_hook, tutorial_dirs
-
-hook = load_hook()
+from conftest import LANGS, ROOT, SITE_URL, registry, tutorial_dirs
 
 
 
 def test_tutorials_json_matches_the_tutorials(built):
     data = json.loads((built.site / "tutorials.json").read_text(encoding="utf-8"))
     assert data["schema"] == 1 and data["languages"] == list(LANGS)
-    numbers = [int(d.name[:2]) for d in tutorial_dirs()]
-    assert [t["number"] for t in data["tutorials"]] == numbers
-    for entry, folder in zip(data["tutorials"], tutorial_dirs()):
-        assert entry["slug"] == folder.name
+    tutorials = registry()
+    assert [t["number"] for t in data["tutorials"]] == list(tutorials)
+    for entry, tutorial in zip(data["tutorials"], tutorials.values()):
+        assert entry["slug"] == tutorial.slug
+        assert entry["verified"] == {k: tutorial.card["zh"]["verified"][k] for k in ("ci", "slurm", "gpu")}
         for lang in LANGS:
-            meta = hook.read_front_matter(folder / ("index.md" if lang == "zh" else "index.en.md"), folder.name)
-            assert entry["title"][lang] == meta["title"]
+            assert entry["title"][lang] == tutorial.meta[lang]["title"]
             assert entry["url"][lang] == SITE_URL + entry["path"][lang]
             page = built.site / entry["path"][lang] / "index.html"
             assert page.exists(), f"tutorials.json points to a page that was not built: {entry['path'][lang]}"

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import LANGS, ROOT, registry
+from tutorial_fixtures import module_name, search_probes
 
 
 def load_index(built, lang="zh"):
@@ -57,32 +58,21 @@ def test_chinese_text_is_segmented(built):
     assert "\u200b" in text, "Chinese text in the search index is not segmented (is jieba installed?)"
 
 
-@pytest.mark.parametrize(
-    "query, page",
-    [
-        ("房价", "tutorials/01-house-prices/"),
-        ("回归", "tutorials/01-house-prices/"),
-        ("学习曲线", "tutorials/01-house-prices/"),
-        ("Miniconda", "tutorials/00-python-env/"),
-        ("校验", "tutorials/00-python-env/"),
-        ("超算平台", "tutorials/00-python-env/"),
-    ],
-)
-def test_chinese_queries_find_the_tutorial(built, query, page):
-    if not (ROOT / "docs" / page / "index.md").exists():
-        pytest.skip(f"{page} is not written yet")
-    hits = search(load_index(built), query)
-    assert any(h.startswith(page) for h in hits), f"searching {query!r} does not find {page}: {hits[:8]}"
+PROBES = search_probes()
 
 
-@pytest.mark.parametrize(
-    "query, page",
-    [("house prices", "tutorials/01-house-prices/"), ("conda environment", "tutorials/00-python-env/"),
-     ("learning curve", "tutorials/01-house-prices/")],
-)
-def test_english_queries_find_the_english_tutorial(built, query, page):
-    hits = search(load_index(built, "en"), query)
-    assert any(h.startswith(page) for h in hits), f"searching {query!r} does not find {page}: {hits[:8]}"
+def test_every_tutorial_has_search_probes():
+    for tutorial in registry().values():
+        for lang in LANGS:
+            assert any(l == lang and p == tutorial.path for l, _, p in PROBES), (
+                f"tests/{module_name(tutorial.folder)}.py lists no {lang} query in SEARCH_PROBES")
+
+
+@pytest.mark.parametrize("lang, query, page", PROBES, ids=[f"{l}-{q}" for l, q, _ in PROBES])
+def test_queries_find_the_tutorial(built, lang, query, page):
+    """Each tutorial's own probes (SEARCH_PROBES in its test module) find it in its language's index."""
+    hits = search(load_index(built, lang), query)
+    assert any(h.startswith(page) for h in hits), f"searching {query!r} ({lang}) does not find {page}: {hits[:8]}"
 
 
 def test_search_helper_can_miss(built):

@@ -10,10 +10,14 @@ from bs4 import BeautifulSoup
 from conftest import page_url, zh_pages
 
 HAN = "\u4e00-\u9fff"
+CJK_TEXT = HAN + "\u2014\u2018\u2019\u201c\u201d\u2026\u3000-\u303f\uff00-\uffef"
 RULES = [
     (re.compile(rf"[{HAN}][A-Za-z0-9]|[A-Za-z0-9][{HAN}]"), "put a space between Chinese and Latin text or numbers"),
     (re.compile(rf"[{HAN}][,;!?][{HAN}]|[{HAN}]\([{HAN}]"), "use full-width punctuation （，；！？） in Chinese"),
     (re.compile(rf"[{HAN}，。；：、）] +[{HAN}（]"), "no space between Chinese characters (a line break in the paragraph?)"),
+    # A source line break between Chinese characters or Chinese punctuation (“ ” … included) survives in the
+    # HTML and renders as a space in Chromium: overrides/hooks/cjk_breaks.py must have joined it.
+    (re.compile(rf"[{CJK_TEXT}][ \t]*\n\s*[{CJK_TEXT}]"), "line break inside Chinese text renders as a space"),
 ]
 
 
@@ -40,3 +44,21 @@ def test_chinese_pages_follow_typography_rules(built):
 def test_rules_catch_bad_typography():
     html = "<article><p>使用GPU训练,然后（看）结果。</p><p>第一行，\n 第二行</p></article>"
     assert len(problems_in(html)) >= 3
+
+
+def test_line_breaks_next_to_chinese_quotes_are_caught_and_joined():
+    """The cases issue 7 found in Chromium: a break after “…” or after 。 in an indented list continuation."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
+    from cjk_breaks import join_cjk_lines
+
+    html = "<article><ul><li><p>走通\n“准备数据”，30 分钟足够），\n   其余都一样。\n   由于……</p></li></ul></article>"
+    assert len([p for p in problems_in(html) if "line break" in p]) == 3
+    joined = join_cjk_lines(html)
+    assert "走通“准备" in joined and "），其余" in joined and "。由于" in joined
+    assert not problems_in(joined)
+    kept = "<pre><code>第一行\n第二行</code></pre><p>English line\nnext line</p>"
+    assert join_cjk_lines(kept) == kept

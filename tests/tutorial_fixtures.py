@@ -184,3 +184,20 @@ def run_script(tutorial, workdir, tmp_path):
 
     run.home = home
     return run
+
+
+def search_probes() -> list[tuple[str, str, str]]:
+    """(language, query, "tutorials/NN-slug/") for every query a tutorial's test module lists in its
+    ``SEARCH_PROBES = {"zh": [...], "en": [...]}``: searching the query must find that tutorial."""
+    import ast
+
+    probes = []
+    for folder in registry().values():
+        path = Path(__file__).parent / f"{module_name(folder.path)}.py"
+        if not path.exists():
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SEARCH_PROBES" for t in node.targets):
+                for lang, queries in ast.literal_eval(node.value).items():
+                    probes += [(lang, q, f"tutorials/{folder.path.name}/") for q in queries]
+    return probes

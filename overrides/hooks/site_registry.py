@@ -8,6 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from site_frontmatter import FrontMatterError, read_front_matter, resolve_values
+from site_schema import disagreements, validate
+
 FOLDER_RE = re.compile(r"^(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A tutorial page, as a docs-relative path (what MkDocs calls src_uri).
 PAGE_RE = re.compile(r"^tutorials/(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*/index(?:\.en)?\.md$")
@@ -42,3 +45,84 @@ def discover(docs: Path) -> dict[int, TutorialFolder]:
                                  f"both claim number {number}: renumber one folder")
             found[number] = TutorialFolder(number, path)
     return found
+
+
+# ------------------------------------------------------------------------------------- the build's registry
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+
+@dataclass(frozen=True)
+class Tutorial:
+    """One tutorial of the build: its folder and, per language, the docs-relative page, the front matter with
+    facts substituted, and the validated card."""
+
+    number: int
+    folder: Path
+    src: dict        # lang -> src_uri ("tutorials/NN-slug/index.md")
+    meta: dict       # lang -> front matter
+    card: dict       # lang -> card
+
+    @property
+    def slug(self) -> str:
+        return self.folder.name
+
+    @property
+    def path(self) -> str:
+        """The folder's docs-relative URL path, "tutorials/NN-slug/"."""
+        return f"tutorials/{self.folder.name}/"
+
+
+def check_translations(docs: Path) -> None:
+    """Every page exists in both languages (``page.md`` + ``page.en.md``)."""
+    problems = []
+    for path in sorted(docs.rglob("*.md")):
+        rel = path.relative_to(docs).as_posix()
+        if rel.endswith(".en.md"):
+            if not path.with_name(path.name[: -len(".en.md")] + ".md").exists():
+                problems.append(f"docs/{rel} has no Chinese page: create docs/{rel[:-6]}.md (Chinese is primary)")
+        elif not path.with_name(path.stem + ".en.md").exists():
+            problems.append(
+                f"docs/{rel} has no English translation: create docs/{rel[:-3]}.en.md, "
+                "a complete translation with the same front matter fields"
+            )
+    if problems:
+        raise FrontMatterError("Missing translations:\n  " + "\n  ".join(problems))
+
+
+def load(config) -> dict[int, Tutorial]:
+    """Parse and validate every tutorial once: both pages, facts substituted, shared fields compared."""
+    docs = Path(config.docs_dir)
+    check_translations(docs)
+    sections = [s["id"] for s in config.extra.get("sections", [])]
+    registry: dict[int, Tutorial] = {}
+    try:
+        folders = discover(docs)
+    except ValueError as exc:
+        raise FrontMatterError(str(exc)) from None
+    for number, folder in folders.items():
+        src, meta, card = {}, {}, {}
+        for lang in LANGS:
+            src[lang] = f"tutorials/{folder.slug}/{PAGE_NAMES[lang]}"
+            rel = f"{docs.name}/{src[lang]}"
+            meta[lang] = resolve_values(read_front_matter(folder.page(lang), rel), config, src[lang], rel)
+            card[lang] = validate(meta[lang], rel, number, sections)
+        for field, zh, en in disagreements(card["zh"], card["en"]):
+            raise FrontMatterError(
+                f"{docs.name}/{src['en']}: front matter field 'tutorial.{field}' is {en!r} but the Chinese page "
+                f"{src['zh']} says {zh!r}. These fields must be identical in both languages."
+            )
+        registry[number] = Tutorial(number, folder.path, src, meta, card)
+    return registry
+
+
+# The registry of the build in progress, and how deep the nested builds are: mkdocs-static-i18n builds the
+# other languages inside the default language's on_post_build, so the outermost build's post-build hooks run
+# when depth is 1.
+STATE: dict = {"registry": None, "depth": 0, "root_site_dir": None}
+
+
+def current() -> dict[int, Tutorial]:
+    if STATE["registry"] is None:
+        raise RuntimeError("the tutorial registry is read before the build made it (site_registry.STATE)")
+    return STATE["registry"]

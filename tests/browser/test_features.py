@@ -6,14 +6,12 @@ import pytest
 
 from .conftest import PREFIX
 
-# (language, query, tutorial folder the first result must link to)
-SEARCHES = [
-    ("zh", "房价", "tutorials/01-house-prices/"),
-    ("zh", "回归", "tutorials/01-house-prices/"),
-    ("zh", "超算平台", "tutorials/00-python-env/"),
-    ("en", "house prices", "tutorials/01-house-prices/"),
-    ("en", "Miniconda", "tutorials/00-python-env/"),
-]
+from tutorial_fixtures import search_probes
+
+# (language, query, tutorial folder the first result must link to): the first probe of each language of each
+# tutorial (SEARCH_PROBES in its test module); tests/test_search.py checks all of them against the index.
+SEARCHES = [probe for i, probe in enumerate(search_probes())
+            if not any(p[0] == probe[0] and p[2] == probe[2] for p in search_probes()[:i])]
 
 
 # Material 9.8 renders the copy button as button.md-code__button[data-md-type=copy]; older: button.md-clipboard.

@@ -1,0 +1,39 @@
+"""Build hook: one search index per language, so Chinese pages search Chinese pages and English pages
+English ones. mkdocs-static-i18n stacks both languages into search/search_index.json; after the last language
+is built, the English half moves to en/search/ with its locations made relative to /en/, where
+overrides/main.html points English pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from site_registry import DEFAULT_LANG, LANGS, STATE
+
+
+@event_priority(-200)
+def on_post_build(config: MkDocsConfig) -> None:
+    if STATE["depth"] == 1:
+        split_search_index(Path(STATE["root_site_dir"]))
+
+
+def split_search_index(root: Path) -> None:
+    index_path = root / "search" / "search_index.json"
+    if not index_path.exists():
+        return
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    parts: dict[str, list] = {lang: [] for lang in LANGS}
+    for doc in index["docs"]:
+        lang = next((l for l in LANGS if l != DEFAULT_LANG and doc["location"].startswith(f"{l}/")), DEFAULT_LANG)
+        if lang != DEFAULT_LANG:
+            doc = dict(doc, location=doc["location"][len(lang) + 1:])
+        parts[lang].append(doc)
+    for lang, docs in parts.items():
+        folder = root / "search" if lang == DEFAULT_LANG else root / lang / "search"
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(dict(index, docs=docs), ensure_ascii=False, separators=(",", ":"))
+        (folder / "search_index.json").write_text(payload, encoding="utf-8")
+        if (root / "search" / "search_index.js").exists():  # offline build: the index as a script
+            (folder / "search_index.js").write_text(f"var __index = {payload}", encoding="utf-8")

@@ -1,0 +1,187 @@
+"""The tutorial card, declared once.
+
+``FIELDS`` lists every field of the ``tutorial:`` mapping in a tutorial page's front matter: its check, whether
+it must be identical in the Chinese and English pages, and the one-line description the README's table shows
+(``tests/test_tutorial_model.py`` checks that table against ``FIELDS``). Adding a field is one entry here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from site_frontmatter import FrontMatterError
+
+PLATFORMS = ("hpc", "ai", "both")
+MAX_NUMBER = 14
+_MISSING = object()
+
+
+def fail(rel: str, field: str, got: Any, expected: str) -> None:
+    shown = "missing" if got is _MISSING else f"got {got!r}"
+    raise FrontMatterError(
+        f"{rel}: front matter field '{field}': {shown}; expected {expected}. "
+        "Fix the YAML block at the top of the file (fields: see README.md, 'Add a tutorial')."
+    )
+
+
+def text(rel, field, value, *, optional=False, min_len=1, max_len=400):
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not (min_len <= len(value.strip()) <= max_len):
+        fail(rel, field, value, f"{'text or null' if optional else 'text'} of {min_len} to {max_len} characters")
+
+
+def integer(rel, field, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        fail(rel, field, value, f"an integer from {low} to {high}")
+
+
+@dataclass(frozen=True)
+class Context:
+    rel: str            # the file, as messages name it
+    folder_number: int  # NN of docs/tutorials/NN-slug/
+    sections: tuple[str, ...]
+
+
+def _number(v, c: Context):
+    integer(c.rel, "tutorial.number", v, 0, MAX_NUMBER)
+    if v != c.folder_number:
+        fail(c.rel, "tutorial.number", v, f"{c.folder_number}, the number in the folder name")
+
+
+def _section(v, c):
+    if v not in c.sections:
+        fail(c.rel, "tutorial.section", v, "one of " + ", ".join(c.sections) + " (extra.sections in mkdocs.yml)")
+
+
+def _platform(v, c):
+    if v not in PLATFORMS:
+        fail(c.rel, "tutorial.platform", v, "one of " + ", ".join(PLATFORMS))
+
+
+def _optional_text(name):
+    return lambda v, c: text(c.rel, f"tutorial.{name}", v, optional=True, max_len=200)
+
+
+def _resources(v, c):
+    if not isinstance(v, dict) or set(v) != {"nodes", "gpus"}:
+        fail(c.rel, "tutorial.resources", v, "a mapping {nodes: N, gpus: M} (gpus per node, 0 = none)")
+    integer(c.rel, "tutorial.resources.nodes", v["nodes"], 1, 64)
+    integer(c.rel, "tutorial.resources.gpus", v["gpus"], 0, 16)
+
+
+def _time(v, c):
+    integer(c.rel, "tutorial.time", v, 1, 24 * 60)
+
+
+def _prerequisites(v, c):
+    if not isinstance(v, list):
+        fail(c.rel, "tutorial.prerequisites", v, "a list of tutorial numbers, [] if none")
+    for i, number in enumerate(v):
+        integer(c.rel, f"tutorial.prerequisites[{i}]", number, 0, MAX_NUMBER)
+        if number == c.folder_number:
+            fail(c.rel, f"tutorial.prerequisites[{i}]", number, "another tutorial's number, not this one's")
+
+
+def _goal(v, c):
+    text(c.rel, "tutorial.goal", v, max_len=300)
+
+
+def _references(v, c):
+    if not isinstance(v, list) or not v:
+        fail(c.rel, "tutorial.references", v, "a non-empty list of {title, url}")
+    for i, ref in enumerate(v):
+        if not isinstance(ref, dict) or set(ref) != {"title", "url"}:
+            fail(c.rel, f"tutorial.references[{i}]", ref, "a mapping {title: ..., url: https://...}")
+        text(c.rel, f"tutorial.references[{i}].title", ref["title"], max_len=120)
+        if not isinstance(ref["url"], str) or not re.match(r"^https?://[^\s/]+\.[^\s]+$", ref["url"]):
+            fail(c.rel, f"tutorial.references[{i}].url", ref["url"], "an absolute http(s) URL")
+
+
+FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _verified(v, c):
+    keys = {"ci", "slurm", "gpu", "note"}
+    if not isinstance(v, dict) or not {"ci", "slurm", "gpu"} <= set(v) <= keys:
+        fail(c.rel, "tutorial.verified", v, "a mapping {ci: [files], slurm: [files], gpu: null, note: text}")
+    for key in ("ci", "slurm"):
+        if not isinstance(v[key], list) or not all(isinstance(f, str) and FILE_NAME.match(f) for f in v[key]):
+            fail(c.rel, f"tutorial.verified.{key}", v[key], "a list of the tutorial's published file names, [] if none")
+    gpu = v["gpu"]
+    if gpu is not None:
+        if not isinstance(gpu, dict) or set(gpu) != {"date", "hardware", "record"}:
+            fail(c.rel, "tutorial.verified.gpu", gpu,
+                 "null, or {date: YYYY-MM-DD, hardware: text, record: a published file holding the run's output}")
+        if not re.match(r"^\d{4}-\d\d-\d\d$", str(gpu["date"])):
+            fail(c.rel, "tutorial.verified.gpu.date", gpu["date"], "a date YYYY-MM-DD")
+        text(c.rel, "tutorial.verified.gpu.hardware", gpu["hardware"], max_len=120)
+    text(c.rel, "tutorial.verified.note", v.get("note"), optional=True, max_len=200)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    shared: bool  # must be identical in both languages
+    check: Callable[[Any, Context], None]
+    doc: str      # README table
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("number", True, _number, "0..14, equal to NN in the folder name"),
+    Field("section", True, _section, "an id of `extra.sections` in mkdocs.yml (python, pytorch, cv, llm)"),
+    Field("platform", True, _platform, "hpc, ai or both"),
+    Field("image", True, _optional_text("image"), "container image or null; may use `{{ facts.images.KEY }}`"),
+    Field("model", False, _optional_text("model"), "model, text or null"),
+    Field("dataset", False, _optional_text("dataset"), "dataset, text or null"),
+    Field("resources", True, _resources, "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps"),
+    Field("time", True, _time, "minutes"),
+    Field("prerequisites", True, _prerequisites, "other tutorials' numbers, `[]` if none"),
+    Field("goal", False, _goal, "one sentence"),
+    Field("references", False, _references, "non-empty list of `{title, url}`"),
+    Field("verified", False, _verified,
+          "what was executed: `ci` (files the test module runs), `slurm` (batch scripts run under Slurm in CI), "
+          "`gpu` (null, or `{date, hardware, record}` of a real run), `note` (one line, per language)"),
+)
+# Parts of a field that must agree across languages although the field as a whole need not.
+SHARED_PARTS = {"verified": ("ci", "slurm", "gpu")}
+
+
+def validate(meta: dict[str, Any], rel: str, folder_number: int, sections: list[str]) -> dict[str, Any]:
+    """Check a tutorial page's front matter (title, description, card); return its ``tutorial`` card."""
+    text(rel, "title", meta.get("title", _MISSING), max_len=80)
+    text(rel, "description", meta.get("description", _MISSING), min_len=20, max_len=200)
+    card = meta.get("tutorial", _MISSING)
+    if not isinstance(card, dict):
+        fail(rel, "tutorial", card, "a mapping with the tutorial card (number, section, platform, ...)")
+    names = [f.name for f in FIELDS]
+    for key in card:
+        if key not in names:
+            fail(rel, f"tutorial.{key}", card[key], f"no such field; allowed fields: {', '.join(sorted(names))}")
+    context = Context(rel, folder_number, tuple(sections))
+    for field in FIELDS:
+        if field.name not in card:
+            fail(rel, f"tutorial.{field.name}", _MISSING, "a value (use null for image/model/dataset if none)")
+        field.check(card[field.name], context)
+    return card
+
+
+def disagreements(zh: dict[str, Any], en: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The shared fields (and shared parts of fields) that differ between the two languages' cards."""
+    found = [(f.name, zh.get(f.name), en.get(f.name)) for f in FIELDS if f.shared and zh.get(f.name) != en.get(f.name)]
+    for name, parts in SHARED_PARTS.items():
+        for part in parts:
+            a, b = (zh.get(name) or {}).get(part), (en.get(name) or {}).get(part)
+            if a != b:
+                found.append((f"{name}.{part}", a, b))
+    return found
+
+
+def readme_table() -> str:
+    """The README's table of card fields."""
+    rows = ["| field | same in both languages | value |", "|---|---|---|"]
+    for field in FIELDS:
+        shared = "yes" if field.shared else ("partly" if field.name in SHARED_PARTS else "no")
+        rows.append(f"| `{field.name}` | {shared} | {field.doc} |")
+    return "\n".join(rows)
