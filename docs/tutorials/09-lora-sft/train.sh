@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Tutorial 9: train the LoRA adapter with sft.yaml on the model and dataset attached to the app.
+# Usage: bash train.sh [key=value ...]   (extra arguments override values of sft.yaml, e.g. num_train_epochs=10)
+set -euo pipefail
+
+for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
+    if [ -z "${!var:-}" ]; then
+        echo "error: \$$var is not set: run this in a SCOW AI app that has a model and a dataset attached" >&2
+        exit 2
+    fi
+done
+if [ ! -f "$SCOW_AI_DATASET_PATH/dataset_info.json" ]; then
+    echo "error: $SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5" >&2
+    exit 2
+fi
+
+output_dir="$WORK_DIR/saves/scow-identity-lora"
+echo "model:   $SCOW_AI_MODEL_PATH"
+echo "dataset: $SCOW_AI_DATASET_PATH"
+echo "output:  $output_dir"
+llamafactory-cli train "$(dirname "$0")/sft.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    dataset_dir="$SCOW_AI_DATASET_PATH" \
+    output_dir="$output_dir" \
+    "$@"
