@@ -1,0 +1,237 @@
+"""Chat with a local instruction-tuned LLM (SCOW tutorial 6: Qwen3-4B-Instruct-2507 on the AI platform).
+
+The model is read from a folder: --model PATH, or else $SCOW_AI_MODEL_PATH, which the AI platform sets to
+the mount point of the model attached to the app. Nothing is downloaded.
+
+    python llm_inference.py --prompt "Explain what a GPU is in two sentences."   # one question, one answer
+    python llm_inference.py                                                       # interactive chat
+
+In the chat, type a message and press Enter; /reset forgets the conversation, /exit (or Ctrl-D) quits.
+The answer is printed while it is generated (streaming).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# torch and transformers take several seconds to import: they are imported only after the model folder is
+# checked, so that a wrong path is reported at once.
+
+try:
+    import readline  # noqa: F401  (line editing and history for input() in the chat)
+except ImportError:
+    pass
+
+# Sampling settings recommended on the Qwen3-4B-Instruct-2507 model card.
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_TOP_P = 0.8
+DEFAULT_TOP_K = 20
+DEFAULT_MAX_NEW_TOKENS = 1024
+WEIGHT_FILES = ("*.safetensors", "*.bin")
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Chat with a local LLM (SCOW tutorial 6).")
+    parser.add_argument("--model", help="model folder (default: $SCOW_AI_MODEL_PATH)")
+    parser.add_argument("--prompt", help="ask one question and exit; without it, start an interactive chat")
+    parser.add_argument("--system", default=None, help="optional system prompt")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+                        help=f"longest answer, in tokens (default {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    parser.add_argument("--top-p", type=float, default=DEFAULT_TOP_P)
+    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
+    parser.add_argument("--greedy", action="store_true", help="no sampling: always take the likeliest token")
+    parser.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto",
+                        help="auto: bfloat16 on GPUs that support it, float16 on older GPUs, float32 on CPU")
+    parser.add_argument("--seed", type=int, default=None, help="fix the random sampling (reproducible answers)")
+    return parser.parse_args()
+
+
+def has_model(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(any(folder.glob(p)) for p in WEIGHT_FILES)
+
+
+def find_model(args: argparse.Namespace) -> Path:
+    """The model folder from --model or $SCOW_AI_MODEL_PATH, with a clear error when there is none."""
+    given = args.model or os.environ.get("SCOW_AI_MODEL_PATH", "")
+    source = "--model" if args.model else "SCOW_AI_MODEL_PATH"
+    if not given:
+        fail("no model given. SCOW_AI_MODEL_PATH is not set (no model was attached when the app was created) "
+             "and --model was not passed. Attach the model under 模型 when you create the app, or run "
+             "python llm_inference.py --model /path/to/Qwen3-4B-Instruct-2507")
+    if ":" in given:
+        fail(f"{source} holds several folders ({given}): several models are attached. "
+             "Pick one with --model FOLDER.")
+    folder = Path(given).expanduser()
+    if not folder.is_dir():
+        fail(f"model folder {folder} (from {source}) does not exist. Check the path; the folder must hold "
+             "config.json and the *.safetensors weight files.")
+    if has_model(folder):
+        return folder
+    # The attached model may be mounted one or two levels above the files (e.g. <mount>/<version>/).
+    inside = sorted({p.parent for p in folder.glob("*/config.json")} | {p.parent for p in folder.glob("*/*/config.json")})
+    inside = [p for p in inside if has_model(p)]
+    if len(inside) == 1:
+        print(f"Using the model in {inside[0]}", file=sys.stderr)
+        return inside[0]
+    listing = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+    fail(f"{folder} (from {source}) holds no model: config.json and *.safetensors weights are missing "
+         f"(it contains: {listing}). Point --model at the folder the model was downloaded to "
+         "(Tutorial 4), or attach a model version that holds the files.")
+    raise AssertionError  # not reached
+
+
+def pick_dtype(choice: str):
+    import torch
+
+    if choice != "auto":
+        return getattr(torch, choice)
+    if not torch.cuda.is_available():
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def oom_advice(where: str) -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(0).total_memory / 2**30
+        gpu = f"{torch.cuda.get_device_name(0)}, {total:.0f} GiB"
+    else:
+        gpu = "no GPU"
+    return (f"out of memory while {where} ({gpu}). What to change: a shorter answer (--max-new-tokens 256), "
+            "a shorter conversation (/reset, or start again), no other program on the GPU (check nvidia-smi), "
+            "or a GPU with more memory (the 4B model needs about 8 GB for its weights in bfloat16, plus the "
+            "conversation's KV cache); on a small GPU use a smaller model such as Qwen2.5-1.5B-Instruct.")
+
+
+class OutOfMemory(Exception):
+    """The GPU ran out of memory; the message says what to change."""
+
+
+def make_streamer(tokenizer):
+    """A streamer that prints the answer as it is generated and keeps its text for the chat history."""
+    from transformers import TextStreamer
+
+    class Streamer(TextStreamer):
+        def __init__(self):
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self.text = ""
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            self.text += text
+            print(text, end="\n" if stream_end else "", flush=True)
+
+    return Streamer()
+
+
+def answer(model, tokenizer, messages: list[dict], args: argparse.Namespace) -> str:
+    """Generate one assistant reply to the conversation, streaming it to the terminal."""
+    import torch
+
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                           return_dict=True)
+    inputs = inputs.to(model.device)  # the inputs go where the model's first layer is
+    prompt_tokens = inputs["input_ids"].shape[1]
+    sampling = ({"do_sample": False} if args.greedy else
+                {"do_sample": True, "temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k})
+    streamer = make_streamer(tokenizer)
+    started = time.perf_counter()
+    try:
+        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, streamer=streamer, **sampling)
+    except torch.OutOfMemoryError as exc:
+        raise OutOfMemory(oom_advice(f"answering a {prompt_tokens}-token conversation")) from exc
+    seconds = time.perf_counter() - started
+    new_tokens = output.shape[1] - prompt_tokens
+    note = " (stopped at --max-new-tokens)" if new_tokens >= args.max_new_tokens else ""
+    print(f"[prompt {prompt_tokens} tokens, answer {new_tokens} tokens{note}, "
+          f"{new_tokens / max(seconds, 1e-9):.1f} tokens/s]", file=sys.stderr, flush=True)
+    return streamer.text.strip()
+
+
+def chat(model, tokenizer, args: argparse.Namespace) -> None:
+    import torch
+
+    history: list[dict] = [{"role": "system", "content": args.system}] if args.system else []
+    start = list(history)
+    print("Chat started. Type a message and press Enter; /reset forgets the conversation, /exit quits.",
+          flush=True)
+    while True:
+        try:
+            line = input("You> ")
+        except EOFError:
+            print()
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in {"/exit", "/quit"}:
+            break
+        if line == "/reset":
+            history = list(start)
+            print("(conversation cleared)", flush=True)
+            continue
+        history.append({"role": "user", "content": line})
+        print("Assistant> ", end="", flush=True)
+        try:
+            reply = answer(model, tokenizer, history, args)
+        except OutOfMemory as exc:
+            history.pop()  # forget the message that did not fit; the chat goes on
+            torch.cuda.empty_cache()
+            print(f"\nError: {exc}", file=sys.stderr, flush=True)
+            continue
+        history.append({"role": "assistant", "content": reply})
+    print("Bye.")
+
+
+def main() -> None:
+    args = parse_args()
+    folder = find_model(args)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = pick_dtype(args.dtype)
+    if args.seed is not None:
+        torch.manual_seed(args.seed)
+    if torch.cuda.is_available():
+        where = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        placement = {"device_map": "auto"}  # accelerate places the layers on the GPU(s)
+    else:
+        where = "CPU (no GPU visible: this is slow for a 4B model)"
+        placement = {}
+    print(f"Loading {folder} as {str(dtype).removeprefix('torch.')} on {where}", file=sys.stderr, flush=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, **placement)
+    except torch.OutOfMemoryError:
+        fail(oom_advice("loading the model"), code=3)
+    except (OSError, ValueError) as exc:
+        fail(f"could not load the model from {folder}: {exc}")
+    model.eval()
+    if tokenizer.chat_template is None:
+        fail(f"the tokenizer in {folder} has no chat template: use an instruction-tuned (chat) model.")
+    size = sum(p.numel() for p in model.parameters())
+    size_text = f"{size / 1e9:.2f} billion" if size >= 1e8 else f"{size:,}"
+    print(f"Model ready: {size_text} parameters on {model.device}", file=sys.stderr, flush=True)
+
+    if args.prompt:
+        messages = ([{"role": "system", "content": args.system}] if args.system else [])
+        try:
+            answer(model, tokenizer, messages + [{"role": "user", "content": args.prompt}], args)
+        except OutOfMemory as exc:
+            fail(str(exc), code=3)
+    else:
+        chat(model, tokenizer, args)
+
+
+if __name__ == "__main__":
+    main()
