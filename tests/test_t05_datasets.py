@@ -1,0 +1,126 @@
+"""Tutorial 5 (datasets): the identity dataset, its dataset_info.json and the fill-in command.
+
+The fill-in command is taken from the page and run exactly as shown; the filled dataset is then loaded by
+LLaMA-Factory's own loader (``tests/fixtures/t05_load_dataset.py``) in Tutorial 9's environment, the one that
+trains on it.
+"""
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from mkdocs.config import load_config
+
+import envs
+from tutorial_fixtures import ROOT, isolated_env, registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+PLACEHOLDERS = ("<NAME>", "<ORG>")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def records(folder: Path) -> list[dict]:
+    return json.loads((folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
+
+
+def page_command(folder: Path, lang: str) -> list[str]:
+    """The fill-in command line as the page shows it."""
+    page = (folder / ("index.md" if lang == "zh" else "index.en.md")).read_text(encoding="utf-8")
+    lines = [line.strip() for line in page.splitlines() if line.strip().startswith("bash fill_names.sh ")]
+    assert len(lines) == 1, f"{lang} page: expected one 'bash fill_names.sh ...' line, found {lines}"
+    return shlex.split(lines[0])
+
+
+def test_dataset_records_are_alpaca_pairs_in_both_languages(tutorial):
+    data = records(tutorial.folder)
+    assert isinstance(data, list) and len(data) >= 40
+    for record in data:
+        assert set(record) == {"instruction", "input", "output"}, record
+        assert all(isinstance(v, str) for v in record.values()), record
+        assert record["instruction"].strip() and record["output"].strip(), record
+    questions = [r["instruction"] for r in data]
+    assert len(set(questions)) == len(questions), "duplicate questions"
+    chinese = [q for q in questions if CJK.search(q)]
+    english = [q for q in questions if q.isascii()]
+    assert len(chinese) >= 15 and len(english) >= 15, (len(chinese), len(english))
+    assert len(chinese) + len(english) == len(data)
+    # The series' question is in it, and every answer names the assistant or its organisation.
+    assert "你好，你是谁？" in questions
+    assert all(any(p in r["output"] for p in PLACEHOLDERS) for r in data)
+    assert sum("<NAME>" in r["output"] for r in data) >= 30
+
+
+def test_dataset_info_names_the_file_once(tutorial):
+    info = json.loads((tutorial.folder / "dataset_info.json").read_text(encoding="utf-8"))
+    assert list(info) == [FACTS["identity_dataset"]]
+    entry = info[FACTS["identity_dataset"]]
+    assert entry["file_name"] == FACTS["identity_file"]
+    assert (tutorial.folder / entry["file_name"]).is_file()
+    assert entry["formatting"] == "alpaca"
+    assert entry["columns"] == {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+def test_page_command_fills_every_placeholder(tutorial, workdir, run_script):
+    command = page_command(tutorial.folder, "zh")
+    assert command == page_command(tutorial.folder, "en")
+    assert command[:2] == ["bash", "fill_names.sh"] and len(command) == 4
+    name, org = command[2:]
+    result = run_script("fill_names.sh", name, org)
+    before = records(tutorial.folder)
+    after = records(workdir)
+    assert len(after) == len(before)
+    text = json.dumps(after, ensure_ascii=False)
+    assert not any(p in text for p in PLACEHOLDERS)
+    for old, new in zip(before, after):
+        assert new["instruction"] == old["instruction"]
+        assert new["output"] == old["output"].replace("<NAME>", name).replace("<ORG>", org)
+    # The output the page shows is the script's real output.
+    shown = result.stdout.strip()
+    assert shown == f"filled {len(before)} answers in {FACTS['identity_file']}: <NAME> -> {name}, <ORG> -> {org}"
+    for page in ("index.md", "index.en.md"):
+        assert shown in (tutorial.folder / page).read_text(encoding="utf-8")
+    # A second run refuses, and leaves the file as it is.
+    again = run_script("fill_names.sh", "Other", "Other", check=False)
+    assert again.returncode == 2 and "filled in already" in again.stderr
+    assert records(workdir) == after
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "usage:"),
+    (("only-a-name",), "usage:"),
+    (("a/b", "org"), "must not contain"),
+    (('say "hi"', "org"), "must not contain"),
+    (("name", "org", "missing.json"), "missing.json not found"),
+])
+def test_fill_names_rejects_bad_input(workdir, run_script, args, message):
+    result = run_script("fill_names.sh", *args, check=False)
+    assert result.returncode == 2, result.output
+    assert message in result.stderr
+    assert "<NAME>" in (workdir / FACTS["identity_file"]).read_text(encoding="utf-8")
+
+
+def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tmp_path):
+    run_script("fill_names.sh", "SCOW Assistant", "Example University")
+    env = envs.ensure_env(registry()[9].path)  # the environment that trains on this dataset (Tutorial 9)
+    home = tmp_path / "lf-home"
+    home.mkdir()
+    result = subprocess.run([str(env / "bin" / "python"), str(FIXTURES / "t05_load_dataset.py"), str(workdir),
+                             FACTS["identity_dataset"]], capture_output=True, text=True, timeout=600,
+                            env=isolated_env(home, env / "bin", None))
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    data = records(workdir)
+    assert loaded["load_from"] == "file" and loaded["formatting"] == "alpaca"
+    assert loaded["file_name"] == FACTS["identity_file"]
+    assert loaded["count"] == len(data)
+    first = loaded["examples"][0]
+    assert first["prompt"] == [{"role": "user", "content": data[0]["instruction"]}]
+    assert first["response"] == [{"role": "assistant", "content": data[0]["output"]}]
+    assert "SCOW Assistant" in first["response"][0]["content"]
+
+
+SEARCH_PROBES = {"zh": ["数据集", "身份认知", "我的数据集"], "en": ["dataset_info.json", "identity dataset"]}
