@@ -164,3 +164,13 @@ def test_batch_job_runs_under_slurm(slurm, tutorial, run_script, workdir):
     assert re.search(r"^Done: 5 epochs in ", output, re.M) and "Finished" in output
     assert (workdir / "resnet18_cifar10.pt").stat().st_size > 40_000_000
     print(f"\n--- sbatch\n{job.sbatch}--- squeue\n{job.squeue}\n--- sacct\n{job.sacct}\n--- output\n{output}")
+
+
+def test_batch_job_without_data_fails_with_the_download_command(slurm, tutorial, workdir):
+    job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
+                       timeout=600)
+    assert job.state == "FAILED" and job.exit_code == "2:0", job.report()
+    assert "python download_cifar10.py --root data" in job.output
+    assert "Device:" not in job.output and "Finished" not in job.output
+    assert "FAILED" in job.sacct and "2:0" in job.sacct
+    print(f"\n--- sacct\n{job.sacct}\n--- output\n{job.output}")

@@ -1,34 +1,38 @@
 #!/bin/bash
-# Batch job for SCOW tutorial 3: ResNet18 on CIFAR-10, one process per GPU (DDP), on one node.
-# Submit it from the folder that holds train_ddp.py and data/:  cbatch job.sh  (Slurm: sbatch job.sh)
+# Batch job for SCOW tutorial 3: ResNet18 on CIFAR-10 with DDP, one process per GPU.
+# Submit it from the folder that holds train_ddp.py and data/: `cbatch job.sh` on a
+# CraneSched (鹤思) cluster, `sbatch job.sh` on a Slurm cluster. The directives are
+# #SBATCH lines because both schedulers read them (Slurm ignores #CBATCH lines).
 # Before submitting: replace <partition> with a GPU partition of your cluster
-# (cinfo lists the partitions) and check ENV_NAME below.
+# (cinfo or sinfo lists the partitions) and check ENV_NAME below.
 # Directive lines take no trailing comments: CraneSched reads 2 or 3 fields only.
-#CBATCH -J resnet-ddp
-#CBATCH -N 1
-#CBATCH --ntasks-per-node 1
-#CBATCH -c 8
-#CBATCH --gres=gpu:2
-#CBATCH -p <partition>
-#CBATCH -t 00:30:00
-#CBATCH -o resnet-ddp-%j.out
+#SBATCH -J resnet-ddp
+#SBATCH -N 1
+#SBATCH --ntasks-per-node 1
+#SBATCH -c 8
+#SBATCH --gres=gpu:2
+#SBATCH -p <partition>
+#SBATCH -t 00:30:00
+#SBATCH -o resnet-ddp-%j.out
 
 set -eo pipefail
 
-# The conda environment from tutorial 0 ("torch"). Change the name if yours differs, and set
-# CONDA_BASE if Miniconda is not installed in ~/miniconda3.
+# The conda environment from tutorial 0 ("torch"). Change the name if yours
+# differs, and set CONDA_BASE if Miniconda is not installed in ~/miniconda3.
 ENV_NAME=torch
 CONDA_BASE="${CONDA_BASE:-$HOME/miniconda3}"
 # shellcheck source=/dev/null
 source "$CONDA_BASE/etc/profile.d/conda.sh"
 conda activate "$ENV_NAME"
 
-# The folder that holds cifar-10-batches-py/ (download_cifar10.py puts it in ./data) and the epochs.
+# The folder that holds cifar-10-batches-py/ (download_cifar10.py --root data
+# puts it in ./data), and the number of epochs.
 DATA_DIR=data
 EPOCHS=5
 
-# One process per GPU of this job. The scheduler lists the job's GPUs in CUDA_VISIBLE_DEVICES
-# (Slurm also sets SLURM_GPUS_ON_NODE); without either, count the GPUs nvidia-smi shows.
+# One process per GPU of this job. The scheduler lists the job's GPUs in
+# CUDA_VISIBLE_DEVICES (Slurm also sets SLURM_GPUS_ON_NODE); without either,
+# count the GPUs that nvidia-smi shows.
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
     NPROC=$(tr ',' '\n' <<< "$CUDA_VISIBLE_DEVICES" | grep -c .)
 elif [ -n "${SLURM_GPUS_ON_NODE:-}" ]; then
@@ -41,11 +45,14 @@ if [ "${NPROC:-0}" -lt 1 ]; then
 fi
 
 echo "Job ${CRANE_JOB_ID:-${SLURM_JOB_ID:-?}} on $(hostname), started $(date)"
-echo "GPUs of this job: ${CUDA_VISIBLE_DEVICES:-not listed}; starting $NPROC process(es), one per GPU"
-nvidia-smi -L 2>/dev/null || echo "nvidia-smi is not available on this node: training runs on the CPU"
+echo "Python: $(command -v python)"
+echo "GPUs of this job: ${CUDA_VISIBLE_DEVICES:-not listed};" \
+     "starting $NPROC process(es), one per GPU"
+nvidia-smi -L 2>/dev/null || echo "nvidia-smi is not available: training runs on the CPU"
 
-# Stop at once with a clear message if the data is missing (compute nodes cannot download it).
+# Stop at once, with a clear message, if the data is missing.
 python train_ddp.py --data "$DATA_DIR" --check-data
-# --standalone: torchrun picks a free port itself, so two jobs on one node do not collide.
-torchrun --standalone --nproc_per_node="$NPROC" train_ddp.py --data "$DATA_DIR" --epochs "$EPOCHS"
+# --standalone: torchrun picks a free port, so two jobs on one node do not collide.
+torchrun --standalone --nproc_per_node="$NPROC" \
+    train_ddp.py --data "$DATA_DIR" --epochs "$EPOCHS"
 echo "Finished $(date)"
