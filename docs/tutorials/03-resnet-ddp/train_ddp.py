@@ -209,7 +209,9 @@ def main() -> None:
         with torch.no_grad():
             for images, labels in test_loader:
                 images, labels = images.to(device), labels.to(device)
-                pred = model(images).argmax(dim=1)
+                # model.module is the plain ResNet18 inside DDP: the DDP wrapper may synchronise buffers
+                # between processes on each call, which every process must then join.
+                pred = model.module(images).argmax(dim=1)
                 counts += torch.stack([(pred == labels).sum(), torch.tensor(len(labels), device=device)])
         timing = torch.tensor([wait, compute, train_seconds], device=device)
         for t in (totals, counts):
