@@ -1,0 +1,132 @@
+"""Tutorial 2: zero-shot image classification with CLIP.
+
+    python classify.py IMAGE --model DIR --labels "a diagram" "a dog" "a cat"
+
+CLIP scores how well the image matches each text label; the scores are turned into
+probabilities with a softmax over the labels given, printed highest first.
+The model is read only from the local folder DIR (downloaded beforehand on the
+login/data node): this script never tries the network, so it works on compute nodes.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_LABELS = ["a diagram", "a dog", "a cat"]
+WEIGHT_FILES = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json"]
+DOWNLOAD_HINT = ("download the model on the login/data node first (Tutorial 2, section "
+                 "'Download the model'), then pass its folder with --model")
+
+
+def fail(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Classify an image against text labels with CLIP.")
+    parser.add_argument("image", help="image file (PNG, JPEG, ...)")
+    parser.add_argument("--model", default=os.environ.get("CLIP_MODEL_DIR"),
+                        help="folder of the downloaded CLIP model (default: $CLIP_MODEL_DIR)")
+    parser.add_argument("--labels", nargs="+", default=DEFAULT_LABELS,
+                        help='two or more text labels (default: "a diagram" "a dog" "a cat")')
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="auto: cuda when a GPU is visible, else cpu")
+    parser.add_argument("--json", action="store_true",
+                        help="print the probabilities as JSON, labels in the order given")
+    return parser.parse_args()
+
+
+def check_labels(labels: list[str]) -> list[str]:
+    labels = [label.strip() for label in labels]
+    if len(labels) < 2 or any(not label for label in labels):
+        fail(f"give at least two non-empty labels after --labels (got {len(labels)}): a softmax over "
+             'a single label is always 1.0. Example: --labels "a diagram" "a dog" "a cat"')
+    if len(set(labels)) != len(labels):
+        fail("each label must be different: " + ", ".join(labels))
+    return labels
+
+
+def open_image(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        fail(f"image file not found: {path} (check the path; the example image is cat.png)")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        fail(f"{path} is not an image that Pillow can read ({exc.__class__.__name__}): "
+             "give a PNG or JPEG file")
+
+
+def check_model_folder(model: str | None) -> Path:
+    if not model:
+        fail(f"no model folder given: use --model DIR or set CLIP_MODEL_DIR; {DOWNLOAD_HINT}")
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        fail(f"model folder not found: {folder}; {DOWNLOAD_HINT}")
+    config = folder / "config.json"
+    if not config.is_file():
+        fail(f"{folder} holds no model (no config.json); {DOWNLOAD_HINT}")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (ValueError, UnicodeDecodeError):
+        fail(f"{config} is not valid JSON: the download is incomplete, download the model again")
+    if model_type != "clip":
+        fail(f"{folder} holds a '{model_type}' model, not CLIP: pass the folder of a CLIP model "
+             "(for example openai/clip-vit-base-patch32)")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        fail(f"{folder} has config.json but no weights ({', '.join(WEIGHT_FILES)}): "
+             "the download is incomplete, run the download command again")
+    return folder
+
+
+def main() -> None:
+    args = parse_args()
+    labels = check_labels(args.labels)
+    image = open_image(Path(args.image))
+    folder = check_model_folder(args.model)
+
+    import torch
+    from transformers import CLIPModel, CLIPProcessor
+
+    if args.device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda, but PyTorch sees no GPU: run inside a VSCode app or job that holds a GPU "
+             "and check it with nvidia-smi")
+    else:
+        device = args.device
+
+    try:
+        # local_files_only: read the folder, never contact a model hub (compute nodes have no internet).
+        model = CLIPModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+        processor = CLIPProcessor.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        fail(f"could not load a CLIP model and processor from {folder}: {exc}")
+
+    inputs = processor(text=labels, images=image, return_tensors="pt", padding=True).to(device)
+    with torch.inference_mode():
+        logits = model(**inputs).logits_per_image[0]  # one similarity score per label, scaled
+    probabilities = logits.softmax(dim=0).cpu().tolist()
+
+    if args.json:
+        print(json.dumps({"labels": labels, "probabilities": probabilities}, ensure_ascii=False))
+        return
+    print(f"Device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""))
+    print(f"Model: {folder}")
+    print(f"Image: {args.image} ({image.width}x{image.height})")
+    print(f"Probabilities over the {len(labels)} labels given (softmax, they sum to 1):")
+    for probability, label in sorted(zip(probabilities, labels), reverse=True):
+        print(f"  {probability:.4f}  {label}")
+    best = max(zip(probabilities, labels))[1]
+    print(f"Best match: {best}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Tutorial 4: check a downloaded model folder before spending GPU hours on it.
+
+    python check_model.py DIR
+
+Checks that config.json and the tokenizer files are there and parse, that every weight file
+named in model.safetensors.index.json is present, and that each safetensors file is complete:
+its header parses and the file is exactly as long as the tensors it lists. Prints the number of
+parameters and the size; exit code 0 when the folder is complete, 2 with one line per defect.
+Only Python's standard library is used, and only the headers are read, so it takes seconds
+even for a model of many GB. Run it on the login/data node right after the download.
+"""
+
+import json
+import struct
+import sys
+from pathlib import Path
+
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+               "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+               "F8_E8M0": 1}
+TOKENIZER_FILES = [["tokenizer.json"], ["tokenizer.model"], ["vocab.json", "merges.txt"], ["vocab.txt"]]
+MAX_HEADER = 100 * 1024 * 1024
+FIX = ("run the same download command again: it keeps the complete files and fetches the missing "
+       "or damaged ones")
+
+
+def human(count: float, unit: str = "B") -> str:
+    """1234567 -> '1.23 MB'; parameters use the same steps (K, M, B for billion)."""
+    steps = ["", "K", "M", "G"] if unit == "B" else ["", "K", "M", "B"]
+    for step in steps:
+        if count < 1000 or step == steps[-1]:
+            text = f"{count:.0f}" if step == "" else f"{count:.2f}"
+            return f"{text} {step}{unit}".strip() if unit == "B" else f"{text}{step}"
+        count /= 1000
+    return str(count)
+
+
+class Report:
+    def __init__(self) -> None:
+        self.defects: list[str] = []
+
+    def ok(self, message: str) -> None:
+        print(f"  ok      {message}")
+
+    def defect(self, message: str) -> None:
+        self.defects.append(message)
+        print(f"  DEFECT  {message}")
+
+
+def read_json(path: Path, report: Report):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        report.defect(f"{path.name}: not valid JSON ({exc}); the file is damaged or incomplete")
+        return None
+
+
+def check_config(folder: Path, report: Report) -> dict:
+    path = folder / "config.json"
+    if not path.is_file():
+        report.defect("config.json: missing; without it no library can build the model")
+        return {}
+    config = read_json(path, report)
+    if not isinstance(config, dict):
+        return {}
+    architectures = ", ".join(config.get("architectures") or ["?"])
+    report.ok(f"config.json (model_type {config.get('model_type', '?')}, {architectures})")
+    return config
+
+
+def check_tokenizer(folder: Path, report: Report) -> None:
+    found = next((names for names in TOKENIZER_FILES if all((folder / n).is_file() for n in names)), None)
+    if found is None:
+        report.defect("tokenizer: no tokenizer.json, tokenizer.model, vocab.json + merges.txt or vocab.txt")
+        return
+    names = list(found)
+    if (folder / "tokenizer_config.json").is_file():
+        names.append("tokenizer_config.json")
+    else:
+        report.defect("tokenizer_config.json: missing")
+    broken = [n for n in names if n.endswith(".json") and read_json(folder / n, report) is None]
+    if not broken:
+        report.ok("tokenizer: " + ", ".join(names))
+
+
+def read_header(path: Path) -> tuple[dict, int]:
+    """The safetensors header (tensor name -> dtype, shape, data_offsets) and the data area's start."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError(f"only {size} bytes, too short for a safetensors file")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > min(size - 8, MAX_HEADER):
+            raise ValueError(f"header length {length} does not fit in the file's {size} bytes")
+        header = json.loads(handle.read(length).decode("utf-8"))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    header.pop("__metadata__", None)
+    return header, 8 + length
+
+
+def check_shard(path: Path, expected: set[str], report: Report) -> tuple[int, int, set[str]]:
+    """Check one safetensors file; return (parameters, bytes, dtypes), zeros when it is broken."""
+    try:
+        header, data_start = read_header(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        report.defect(f"{path.name}: unreadable header ({exc}); {FIX}")
+        return 0, 0, set()
+    parameters, data_end, dtypes, problems = 0, 0, set(), []
+    for name, info in header.items():
+        try:
+            dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"tensor {name} has a malformed entry")
+            continue
+        count = 1
+        for dim in shape:
+            count *= dim
+        width = DTYPE_BYTES.get(dtype)
+        if width is not None and end - begin != count * width:
+            problems.append(f"tensor {name}: {end - begin} bytes for {count} values of {dtype}")
+        parameters += count
+        data_end = max(data_end, end)
+        dtypes.add(dtype)
+    size = path.stat().st_size
+    if size < data_start + data_end:
+        problems.append(f"truncated: {size} bytes, the header needs {data_start + data_end}; {FIX}")
+    elif size > data_start + data_end:
+        problems.append(f"{size - data_start - data_end} bytes more than the header describes")
+    missing = sorted(expected - set(header))
+    if missing:
+        problems.append(f"lacks {len(missing)} tensor(s) the index puts in it, e.g. {missing[0]}")
+    if problems:
+        for problem in problems:
+            report.defect(f"{path.name}: {problem}")
+        return 0, 0, set()
+    report.ok(f"{path.name}: {len(header)} tensors, {human(size)}")
+    return parameters, size, dtypes
+
+
+def check_weights(folder: Path, report: Report) -> tuple[int, int, set[str]]:
+    index_path = folder / "model.safetensors.index.json"
+    expected: dict[str, set[str]] = {}
+    if index_path.is_file():
+        index = read_json(index_path, report)
+        if not isinstance(index, dict) or not isinstance(index.get("weight_map"), dict):
+            report.defect(f"{index_path.name}: has no weight_map; {FIX}")
+            return 0, 0, set()
+        for tensor, shard in index["weight_map"].items():
+            expected.setdefault(shard, set()).add(tensor)
+        report.ok(f"{index_path.name}: {len(index['weight_map'])} tensors in {len(expected)} files")
+    elif (folder / "model.safetensors").is_file():
+        expected["model.safetensors"] = set()
+    else:
+        others = sorted(p.name for p in folder.glob("*.bin")) or ["none"]
+        report.defect("weights: no model.safetensors or model.safetensors.index.json "
+                      f"(other weight files: {', '.join(others)}); this script checks safetensors only")
+        return 0, 0, set()
+    parameters, size, dtypes, complete = 0, 0, set(), True
+    for shard in sorted(expected):
+        path = folder / shard
+        if not path.is_file():
+            report.defect(f"{shard}: missing (the index puts {len(expected[shard])} tensors in it); {FIX}")
+            complete = False
+            continue
+        p, s, d = check_shard(path, expected[shard], report)
+        complete = complete and s > 0
+        parameters, size, dtypes = parameters + p, size + s, dtypes | d
+    if complete and index_path.is_file():
+        declared = (read_json(index_path, report) or {}).get("metadata", {}).get("total_parameters")
+        if declared is not None and declared != parameters:
+            report.defect(f"{index_path.name}: declares {declared} parameters, the files hold {parameters}")
+    return parameters, size, dtypes
+
+
+def main() -> None:
+    if len(sys.argv) != 2 or sys.argv[1] in {"-h", "--help"}:
+        print(__doc__.strip())
+        sys.exit(0 if len(sys.argv) == 2 else 2)
+    folder = Path(sys.argv[1]).expanduser()
+    if not folder.is_dir():
+        print(f"Error: {folder} is not a folder: give the --local-dir of your download", file=sys.stderr)
+        sys.exit(2)
+    print(f"Checking {folder}")
+    report = Report()
+    check_config(folder, report)
+    check_tokenizer(folder, report)
+    unfinished = sorted(p.name for p in folder.rglob("*.incomplete"))
+    if unfinished:
+        report.defect(f"unfinished download: {', '.join(unfinished)}; {FIX}")
+    parameters, size, dtypes = check_weights(folder, report)
+    if report.defects:
+        print(f"FAILED: {len(report.defects)} defect(s) in {folder}", file=sys.stderr)
+        for defect in report.defects:
+            print(f"  - {defect}", file=sys.stderr)
+        sys.exit(2)
+    print(f"Parameters: {parameters:,} ({human(parameters, unit='')})")
+    print(f"Weights: {human(size)} on disk, dtype {', '.join(sorted(dtypes))}")
+    print("OK: the model folder is complete")
+
+
+if __name__ == "__main__":
+    main()
