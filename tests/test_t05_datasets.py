@@ -123,4 +123,4 @@ def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tm
     assert "SCOW Assistant" in first["response"][0]["content"]
 
 
-SEARCH_PROBES = {"zh": ["数据集", "身份认知", "我的数据集"], "en": ["dataset_info.json", "identity dataset"]}
+SEARCH_PROBES = {"zh": ["数据集", "身份 认知", "dataset_info.json"], "en": ["dataset_info.json", "identity dataset"]}
