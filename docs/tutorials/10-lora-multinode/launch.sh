@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Tutorial 10: start this node's part of a 2-node LoRA fine-tuning run (sft.yaml) in a SCOW AI VSCode app.
+# Usage:
+#   export MASTER_ADDR=<the master app's address>     (hostname -i in the master app's terminal)
+#   NODE_RANK=0 bash launch.sh     in the master app;    NODE_RANK=1 bash launch.sh     in the other app
+# Extra key=value arguments override values of sft.yaml. Optional: NNODES (default 2), MASTER_PORT (default
+# 29500), NPROC_PER_NODE (default: the number of GPUs nvidia-smi lists).
+set -euo pipefail
+
+fail() {
+    echo "error: $*" >&2
+    exit 2
+}
+
+NNODES="${NNODES:-2}"
+MASTER_PORT="${MASTER_PORT:-29500}"
+[ -n "${NODE_RANK:-}" ] || fail "NODE_RANK is not set: run NODE_RANK=0 bash launch.sh in the master app and NODE_RANK=1 bash launch.sh in the other app"
+[ -n "${MASTER_ADDR:-}" ] || fail "MASTER_ADDR is not set: run hostname -i in the master app's terminal, then export MASTER_ADDR=<that address> in both apps"
+case "$MASTER_ADDR" in
+    *[\<\>\ ]*) fail "MASTER_ADDR is '$MASTER_ADDR': replace the placeholder with the address hostname -i printed in the master app" ;;
+esac
+[[ "$NNODES" =~ ^[1-9][0-9]*$ ]] || fail "NNODES is '$NNODES': give the number of nodes (apps), e.g. 2"
+if ! [[ "$NODE_RANK" =~ ^[0-9]+$ ]] || [ "$NODE_RANK" -ge "$NNODES" ]; then
+    fail "NODE_RANK is '$NODE_RANK': use 0 on the master and 1 to $((NNODES - 1)) on the other nodes"
+fi
+
+for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
+    [ -n "${!var:-}" ] || fail "\$$var is not set: run this in a SCOW AI app that has the model and the dataset attached"
+done
+[ -f "$SCOW_AI_DATASET_PATH/dataset_info.json" ] \
+    || fail "$SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5"
+[ -f "$SCOW_AI_MODEL_PATH/config.json" ] \
+    || fail "$SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct"
+
+if [ -z "${NPROC_PER_NODE:-}" ]; then
+    NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
+    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU: create the app with 2 GPUs (单节点加速卡卡数)"
+fi
+
+output_dir="$WORK_DIR/saves/scow-identity-lora-2nodes"
+echo "node $NODE_RANK of $NNODES, $NPROC_PER_NODE processes on this node, master $MASTER_ADDR:$MASTER_PORT"
+echo "output (written by the master): $output_dir"
+export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE MASTER_ADDR MASTER_PORT
+llamafactory-cli train "$(dirname "$0")/sft.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    dataset_dir="$SCOW_AI_DATASET_PATH" \
+    output_dir="$output_dir" \
+    "$@"

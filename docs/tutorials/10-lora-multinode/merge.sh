@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Tutorial 10: on the master node, merge the adapter that launch.sh trained into the base model (merge.yaml).
+# Usage: bash merge.sh [key=value ...]   (extra arguments override values of merge.yaml)
+set -euo pipefail
+
+for var in SCOW_AI_MODEL_PATH WORK_DIR; do
+    if [ -z "${!var:-}" ]; then
+        echo "error: \$$var is not set: run this in the master app (the one where you ran NODE_RANK=0)" >&2
+        exit 2
+    fi
+done
+adapter_dir="$WORK_DIR/saves/scow-identity-lora-2nodes"
+if [ ! -f "$adapter_dir/adapter_config.json" ]; then
+    echo "error: no adapter in $adapter_dir: run merge.sh in the master app, after launch.sh finished there" >&2
+    exit 2
+fi
+
+export_dir="$WORK_DIR/merged/scow-identity-2nodes"
+llamafactory-cli export "$(dirname "$0")/merge.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    adapter_name_or_path="$adapter_dir" \
+    export_dir="$export_dir" \
+    "$@"
+echo "merged model: $export_dir"

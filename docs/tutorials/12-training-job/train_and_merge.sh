@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Tutorial 12: the run command of a training job (作业 → 训练): train a LoRA adapter with sft.yaml on the attached
+# model and dataset, merge it into the model with merge.yaml, and print where the merged model is.
+# Usage: bash train_and_merge.sh [key=value ...]   (extra arguments override values of sft.yaml)
+# Optional: TENSORBOARD_DIR=<folder> also writes TensorBoard logs there (needs tensorboard or tensorboardX).
+set -euo pipefail
+
+fail() {
+    echo "error: $*" >&2
+    exit 2
+}
+
+for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
+    [ -n "${!var:-}" ] || fail "\$$var is not set: run this as the run command of a training job that has the model and the dataset attached"
+done
+[ -f "$SCOW_AI_DATASET_PATH/dataset_info.json" ] \
+    || fail "$SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5"
+[ -f "$SCOW_AI_MODEL_PATH/config.json" ] \
+    || fail "$SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct"
+
+here="$(cd "$(dirname "$0")" && pwd)"
+adapter_dir="$WORK_DIR/saves/scow-identity-lora"
+merged_dir="$WORK_DIR/merged/scow-identity"
+echo "WORK_DIR: $WORK_DIR"
+
+tensorboard=()
+if [ -n "${TENSORBOARD_DIR:-}" ]; then
+    python -c "import tensorboard" 2>/dev/null || python -c "import tensorboardX" 2>/dev/null \
+        || fail "TENSORBOARD_DIR is set but this image has neither tensorboard nor tensorboardX: install tensorboardX (Tutorial 12, TensorBoard section) or leave TENSORBOARD_DIR unset"
+    mkdir -p "$TENSORBOARD_DIR"
+    tensorboard=(report_to=tensorboard "logging_dir=$TENSORBOARD_DIR")
+    echo "TensorBoard logs: $TENSORBOARD_DIR"
+fi
+
+echo "[1/2] training: $adapter_dir"
+llamafactory-cli train "$here/sft.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    dataset_dir="$SCOW_AI_DATASET_PATH" \
+    output_dir="$adapter_dir" \
+    "${tensorboard[@]}" \
+    "$@"
+
+echo "[2/2] merging: $merged_dir"
+llamafactory-cli export "$here/merge.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    adapter_name_or_path="$adapter_dir" \
+    export_dir="$merged_dir"
+echo "merged model: $merged_dir"

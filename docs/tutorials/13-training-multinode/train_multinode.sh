@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Tutorial 13: the run command of a distributed training job (作业 → 训练, distributed training on, framework
+# PyTorch). Every node runs it. SCOW starts one container per node and sets MASTER_ADDR, MASTER_PORT, RANK (this
+# node's index) and WORLD_SIZE (the number of nodes, not of processes). Each node trains into its own folder
+# $WORK_DIR/rank-<RANK>; rank 0 then merges its adapter into the model and prints where the merged model is.
+# Usage: bash train_multinode.sh [key=value ...]   (extra arguments override values of sft.yaml)
+set -euo pipefail
+
+fail() {
+    echo "error: $*" >&2
+    exit 2
+}
+
+for var in MASTER_ADDR MASTER_PORT RANK WORLD_SIZE; do
+    [ -n "${!var:-}" ] || fail "\$$var is not set: create the training job with distributed training on (framework PyTorch)"
+done
+for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
+    [ -n "${!var:-}" ] || fail "\$$var is not set: attach the model and the dataset to the training job"
+done
+[ -f "$SCOW_AI_DATASET_PATH/dataset_info.json" ] \
+    || fail "$SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5"
+[ -f "$SCOW_AI_MODEL_PATH/config.json" ] \
+    || fail "$SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct"
+if [ -z "${NPROC_PER_NODE:-}" ]; then
+    NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
+    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU on node $RANK: give the job 2 GPUs per node"
+fi
+
+here="$(cd "$(dirname "$0")" && pwd)"
+adapter_dir="$WORK_DIR/rank-$RANK/lora"
+merged_dir="$WORK_DIR/merged/scow-identity"
+echo "node $RANK of $WORLD_SIZE, $NPROC_PER_NODE processes on this node, master $MASTER_ADDR:$MASTER_PORT"
+echo "WORK_DIR: $WORK_DIR"
+echo "[1/2] training: $adapter_dir"
+export FORCE_TORCHRUN=1 NNODES="$WORLD_SIZE" NODE_RANK="$RANK" NPROC_PER_NODE MASTER_ADDR MASTER_PORT
+llamafactory-cli train "$here/sft.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    dataset_dir="$SCOW_AI_DATASET_PATH" \
+    output_dir="$adapter_dir" \
+    "$@"
+
+if [ "$RANK" != 0 ]; then
+    echo "[2/2] node $RANK is done: node 0 merges the adapter (see its log)"
+    exit 0
+fi
+echo "[2/2] merging: $merged_dir"
+# Merging is a one-process job: hide the distributed variables from it.
+env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT -u FORCE_TORCHRUN -u NNODES -u NODE_RANK \
+    llamafactory-cli export "$here/merge.yaml" \
+    model_name_or_path="$SCOW_AI_MODEL_PATH" \
+    adapter_name_or_path="$adapter_dir" \
+    export_dir="$merged_dir"
+echo "merged model: $merged_dir"
