@@ -69,10 +69,11 @@ def test_every_test_module_belongs_to_a_tutorial():
 
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
 def test_every_published_script_and_config_runs_in_a_test(tutorial):
-    named = string_args(parsed(tutorial), "run_script")
+    tree = parsed(tutorial)
+    named = string_args(tree, "run_script") | string_args(tree, "slurm.submit")
     missing = scripts_and_configs(tutorial) - named
     assert not missing, (f"tests/{module_path(tutorial).name} runs no test with {sorted(missing)}: call "
-                         f"run_script(\"{sorted(missing)[0]}\", ...) in a test (or remove the file)")
+                         f"run_script(\"{sorted(missing)[0]}\", ...) (or slurm.submit for a batch script) in a test")
 
 
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
