@@ -1,8 +1,10 @@
 """Tutorial 0 (Python environment): the Miniconda installer script and the environment check.
 
-install_miniconda.sh runs against a local HTTP server that serves a fake installer and a fake copy of
-the official checksum listing, so no test touches the network or the real $HOME. check_env.py runs
-with this interpreter, which has the pinned torch / torchvision installed.
+install_miniconda.sh runs against a local HTTP server that serves a fake installer and a fake copy of the
+official checksum listing (the real Miniconda is never downloaded: no test touches the network or a real
+HOME). check_env.py runs in the tutorial's environment (torch/torchvision as requirements.txt pins them);
+its GPU test runs against torch with its CUDA entry points replaced (tests/fixtures/t00_fake_gpu.py), since
+the test machine has no GPU.
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ import functools
 import hashlib
 import http.server
 import os
+import re
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from mkdocs.config import load_config
 
-FOLDER = Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "00-python-env"
-SCRIPT = FOLDER / "install_miniconda.sh"
-CHECK = FOLDER / "check_env.py"
-REQUIREMENTS = FOLDER / "requirements.txt"
-INSTALLER = "Miniconda3-py313_25.9.1-1-Linux-x86_64.sh"
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+INSTALLER = FACTS["miniconda_installer"]
 WRONG = "0123456789abcdef" * 4
+
+SEARCH_PROBES = {"zh": ["Miniconda", "conda 环境", "check_env"], "en": ["Miniconda", "conda environment"]}
 
 # A stand-in for the real installer: in batch mode (-b -p PREFIX) it creates PREFIX/bin/conda and
 # records that it ran, so a test can tell whether the script executed it.
@@ -96,20 +99,15 @@ def site(server, tmp_path):
     installer = www / "mirror" / INSTALLER
     installer.write_text(FAKE_INSTALLER)
     sha = hashlib.sha256(installer.read_bytes()).hexdigest()
-    home = tmp_path / "home"
+    home = tmp_path / "reader-home"
     home.mkdir()
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     return {"www": www, "url": url, "sha": sha, "home": home, "scratch": scratch, "marker": tmp_path / "ran"}
 
 
-def run_installer(site, *args, path=None, **extra):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in {"http_proxy", "https_proxy", "all_proxy"} and not key.startswith("MINICONDA_")
-    }
-    env.update(
+def run_installer(run_script, site, *args, path=None, **extra):
+    env = dict(
         HOME=str(site["home"]),
         TMPDIR=str(site["scratch"]),
         NO_PROXY="127.0.0.1,localhost",
@@ -121,9 +119,7 @@ def run_installer(site, *args, path=None, **extra):
     if path is not None:
         env["PATH"] = path
     env.update(extra)
-    return subprocess.run(
-        ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_script("install_miniconda.sh", *args, env=env, timeout=120, check=False)
 
 
 def write_listing(site, rows, one_line=False):
@@ -148,7 +144,7 @@ def path_without(tmp_path: Path, tool: str) -> str:
 # bash -n and shellcheck of every published script: tests/test_code.py
 @pytest.mark.parametrize("tool", ["wget", "curl"])
 @pytest.mark.parametrize("one_line", [False, True], ids=["multi-line-rows", "one-line-rows"])
-def test_correct_hash_installs(site, tmp_path, tool, one_line):
+def test_correct_hash_installs(run_script, site, tmp_path, tool, one_line):
     other = "wget" if tool == "curl" else "curl"
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed")
@@ -163,7 +159,7 @@ def test_correct_hash_installs(site, tmp_path, tool, one_line):
         one_line,
     )
     prefix = site["home"] / "miniconda3"
-    result = run_installer(site, path=path_without(tmp_path, other))
+    result = run_installer(run_script, site, path=path_without(tmp_path, other))
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert (prefix / "bin" / "conda").is_file(), out
@@ -173,10 +169,10 @@ def test_correct_hash_installs(site, tmp_path, tool, one_line):
     assert list(site["scratch"].iterdir()) == [], "the download must be cleaned up"
 
 
-def test_wrong_hash_refuses_and_deletes_the_download(site):
+def test_wrong_hash_refuses_and_deletes_the_download(run_script, site):
     # The file's real hash sits in another file's row: taking "any hash on the page" would be a bug.
     write_listing(site, {"Miniconda3-latest-Linux-x86_64.sh": site["sha"], INSTALLER: WRONG})
-    result = run_installer(site)
+    result = run_installer(run_script, site)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "SHA-256 mismatch" in out
@@ -186,9 +182,9 @@ def test_wrong_hash_refuses_and_deletes_the_download(site):
     assert list(site["scratch"].iterdir()) == [], "the bad download must be deleted"
 
 
-def test_no_published_hash_stops_before_download(site):
+def test_no_published_hash_stops_before_download(run_script, site):
     write_listing(site, {"Miniconda3-latest-Linux-x86_64.sh": site["sha"]})
-    result = run_installer(site)
+    result = run_installer(run_script, site)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert f"No SHA-256 for {INSTALLER}" in out and "MINICONDA_SHA256" in out
@@ -196,24 +192,24 @@ def test_no_published_hash_stops_before_download(site):
     assert not site["marker"].exists()
 
 
-def test_env_override_wins_over_the_listing(site):
+def test_env_override_wins_over_the_listing(run_script, site):
     # The listing is wrong and then unreachable: MINICONDA_SHA256 alone decides.
     write_listing(site, {INSTALLER: WRONG})
-    result = run_installer(site, MINICONDA_SHA256=site["sha"].upper())
+    result = run_installer(run_script, site, MINICONDA_SHA256=site["sha"].upper())
     assert result.returncode == 0, result.stdout + result.stderr
     assert (site["home"] / "miniconda3" / "bin" / "conda").is_file()
 
     target = site["home"] / "other-prefix"
     result = run_installer(
-        site, str(target), MINICONDA_SHA256=site["sha"], MINICONDA_INDEX_URL=f"{site['url']}/missing/"
+        run_script, site, str(target), MINICONDA_SHA256=site["sha"], MINICONDA_INDEX_URL=f"{site['url']}/missing/"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (target / "bin" / "conda").is_file()
 
 
-def test_env_override_with_wrong_hash_fails(site):
+def test_env_override_with_wrong_hash_fails(run_script, site):
     write_listing(site, {INSTALLER: site["sha"]})
-    result = run_installer(site, MINICONDA_SHA256=WRONG)
+    result = run_installer(run_script, site, MINICONDA_SHA256=WRONG)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "SHA-256 mismatch" in out and WRONG in out
@@ -221,12 +217,12 @@ def test_env_override_with_wrong_hash_fails(site):
     assert not (site["home"] / "miniconda3").exists()
 
 
-def test_existing_prefix_is_left_alone(site):
+def test_existing_prefix_is_left_alone(run_script, site):
     write_listing(site, {INSTALLER: site["sha"]})
     prefix = site["home"] / "miniconda3"
     prefix.mkdir()
     (prefix / "keep.txt").write_text("mine")
-    result = run_installer(site)
+    result = run_installer(run_script, site)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "already exists" in out
@@ -234,63 +230,118 @@ def test_existing_prefix_is_left_alone(site):
     assert sorted(p.name for p in prefix.iterdir()) == ["keep.txt"]
 
 
+def test_installer_name_is_the_fact():
+    script = (ROOT / "docs/tutorials/00-python-env/install_miniconda.sh").read_text(encoding="utf-8")
+    assert f'INSTALLER="${{MINICONDA_INSTALLER:-{INSTALLER}}}"' in script
+
+
 # -------------------------------------------------------------------------------------- check_env.py
-def run_check(tmp_path, *args):
-    env = dict(os.environ, HOME=str(tmp_path))
-    env.pop("CONDA_DEFAULT_ENV", None)
-    return subprocess.run(
-        [sys.executable, str(CHECK), *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-def test_requirements_pin_the_tested_versions():
-    lines = [line.strip() for line in REQUIREMENTS.read_text().splitlines()]
+def test_requirements_pin_the_tested_versions(tutorial):
+    lines = [line.strip() for line in (tutorial.folder / "requirements.txt").read_text().splitlines()]
     pins = [line for line in lines if line and not line.startswith("#")]
-    assert pins == ["torch==2.14.1", "torchvision==0.29.1"]
+    assert pins == [f"torch=={FACTS['torch']}", f"torchvision=={FACTS['torchvision']}"]
 
 
-def test_check_env_passes_with_the_pinned_versions(tmp_path):
-    result = run_check(tmp_path)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+def test_check_env_passes_with_the_pinned_versions(tutorial, run_script):
+    result = run_script("check_env.py")
+    out = result.output
     assert "ENVIRONMENT OK" in out
-    assert "OK             : torch==2.14.1" in out
-    assert "OK             : torchvision==0.29.1" in out
-    assert f"({sys.executable})" in out
-    assert "torch CUDA     :" in out and "GPU count      :" in out
+    assert f"OK             : torch=={FACTS['torch']}" in out
+    assert f"OK             : torchvision=={FACTS['torchvision']}" in out
+    assert f"({tutorial.python})" in out
+    assert "torch CUDA     : 13.0" in out and "GPU count      : 0" in out
+    assert "No GPU visible: expected on a login node" in out
     assert "Conda env      : none" in out
+    # On a node without GPU, --require-gpu must fail, with the reason.
+    result = run_script("check_env.py", "--require-gpu", check=False)
+    assert result.returncode == 1 and "--require-gpu was given but torch cannot use a GPU" in result.output
 
 
-def test_check_env_reports_mismatch_and_missing(tmp_path):
+def test_check_env_reports_mismatch_and_missing(run_script, tmp_path):
     req = tmp_path / "requirements.txt"
-    req.write_text("torch==2.13.0\ntorchvision==0.29.1\nnot-a-real-package-t00==1.0\n")
-    result = run_check(tmp_path, "--requirements", str(req))
-    out = result.stdout + result.stderr
+    req.write_text(f"torch==2.13.0\ntorchvision=={FACTS['torchvision']}\nnot-a-real-package-t00==1.0\n")
+    result = run_script("check_env.py", "--requirements", str(req), "--no-compare", check=False)
+    assert result.returncode == 0 and "ENVIRONMENT OK" in result.stdout, result.output  # only reports
+    result = run_script("check_env.py", "--requirements", str(req), check=False)
+    out = result.output
     assert result.returncode == 1, out
     assert "CHECK FAILED" in out and "ENVIRONMENT OK" not in out
-    assert "torch: requirements.txt pins 2.13.0, but 2.14.1 is installed" in out
+    assert f"torch: requirements.txt pins 2.13.0, but {FACTS['torch']} is installed" in out
     assert "not-a-real-package-t00 is not installed" in out
     assert f"pip install -r {req}" in out
 
-    # --no-compare only reports: the same file no longer fails the check.
-    result = run_check(tmp_path, "--requirements", str(req), "--no-compare")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ENVIRONMENT OK" in result.stdout
+
+@pytest.mark.parametrize("mode", ["all-ok", "no-kernel", "wrong-result"])
+def test_gpu_check_runs_a_kernel_on_every_gpu(run_script, mode):
+    """--require-gpu multiplies matrices on each GPU and compares with the CPU (fake GPUs: see the fixture)."""
+    result = run_script(str(FIXTURES / "t00_fake_gpu.py"), mode, "check_env.py", "--no-compare", "--require-gpu",
+                        check=False)
+    out = result.output
+    assert "GPU count      : 2" in out and "Tesla V100-SXM2-32GB (sm_70)" in out
+    if mode == "all-ok":
+        assert result.returncode == 0, out
+        assert out.count("test   : OK (a matrix product on the GPU matches the CPU)") == 2
+        assert out.rstrip().endswith("ENVIRONMENT OK")
+        return
+    assert result.returncode == 1, out
+    assert "CHECK FAILED" in out and "ENVIRONMENT OK" not in out
+    if mode == "no-kernel":
+        assert ("GPU 0: a matrix product failed: CUDA error: no kernel image is available for execution on the "
+                "device") in out
+        assert "not for this GPU's sm_70" in out and "GPU 1 test   : OK" in out
+    else:
+        assert "GPU 0 test   : OK" in out
+        assert "GPU 1: a matrix product gave wrong results" in out
 
 
-def test_check_env_helpers():
-    import importlib.util
+def test_conda_python_inside_a_container_is_reported(tutorial, run_script):
+    """On the AI platform, a conda Python from the shared HOME (base auto-activated) must not pass as the image's."""
+    conda = run_script.home / "miniconda3"
+    conda.symlink_to(tutorial.env, target_is_directory=True)  # a conda prefix in HOME, as `conda activate` leaves it
+    result = run_script("bash", "-c", '"$CONDA_PREFIX/bin/python" check_env.py --no-compare', check=False,
+                        env={"CONDA_PREFIX": str(conda), "CONDA_DEFAULT_ENV": "base",
+                             "KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    out = result.output
+    assert result.returncode == 1, out
+    assert f"WARNING: this is a container, but python comes from the conda environment {conda}" in out
+    assert "conda config --set auto_activate_base false" in out
+    # The same Python outside a container (the HPC login node) is what the tutorial wants.
+    result = run_script("bash", "-c", '"$CONDA_PREFIX/bin/python" check_env.py --no-compare',
+                        env={"CONDA_PREFIX": str(conda), "CONDA_DEFAULT_ENV": "torch"})
+    assert "WARNING" not in result.output and "ENVIRONMENT OK" in result.output
 
-    spec = importlib.util.spec_from_file_location("t00_check_env", CHECK)
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in docs/ (published)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    assert module.version_matches("2.14.1", "2.14.1+cu126")  # a wheel from download.pytorch.org
-    assert module.version_matches("2.14.1", "2.14.1")
-    assert not module.version_matches("2.14.1", "2.14.10")
-    assert not module.version_matches("2.14.1+cu126", "2.14.1+cu130")
-    assert module.as_tuple("13.0") > module.as_tuple("12.8")
-    assert module.as_tuple("12.10") > module.as_tuple("12.9")
+
+def test_check_env_helpers(tutorial, run_script):
+    code = ("import importlib.util, sys; sys.dont_write_bytecode = True\n"
+            "s = importlib.util.spec_from_file_location('c', 'check_env.py'); m = importlib.util.module_from_spec(s)\n"
+            "s.loader.exec_module(m)\n"
+            "assert m.version_matches('2.14.1', '2.14.1+cu126') and m.version_matches('2.14.1', '2.14.1')\n"
+            "assert not m.version_matches('2.14.1', '2.14.10')\n"
+            "assert not m.version_matches('2.14.1+cu126', '2.14.1+cu130')\n"
+            "assert m.as_tuple('13.0') > m.as_tuple('12.8') and m.as_tuple('12.10') > m.as_tuple('12.9')\n"
+            "print('helpers ok')")
+    assert "helpers ok" in run_script("python", "-c", code).stdout
+
+
+# ------------------------------------------------------------------------------- the page's commands
+def page_blocks(lang: str) -> list[str]:
+    name = "index.md" if lang == "zh" else "index.en.md"
+    text = (ROOT / "docs/tutorials/00-python-env" / name).read_text(encoding="utf-8")
+    return [re.sub(r"^ {4}", "", b, flags=re.M) for b in re.findall(r"```bash\n(.*?)```", text, re.S)]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_page_commands_fit_the_readers_state(lang):
+    blocks = page_blocks(lang)
+    joined = "\n".join(blocks)
+    # Another torch build is installed into a fresh environment (pip's == accepts any installed 2.14.1 build,
+    # so installing over the default build would do nothing) or with --force-reinstall.
+    for block in blocks:
+        if "download.pytorch.org" in block and "pip install" in block:
+            assert "conda create" in block or "--force-reinstall" in block, block
+    # conda init is followed by turning off base auto-activation (shared HOME with the AI platform).
+    assert "conda init bash" in joined and "conda config --set auto_activate_base false" in joined
+    # The long install runs in tmux, and the environment is activated inside the tmux session.
+    first = next(i for i, b in enumerate(blocks) if b.startswith("tmux new"))
+    inside = blocks[first + 1]
+    assert inside.index("conda activate torch") < inside.index("pip install"), inside

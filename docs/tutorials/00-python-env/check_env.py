@@ -10,6 +10,13 @@ status 1 when a package is missing or has another version.
     python check_env.py --no-compare         # only report (e.g. inside a ready-made image)
     python check_env.py --require-gpu        # also fail when no GPU is usable (run on a GPU node)
 
+Every GPU that torch lists is tested by running a small matrix product on it and comparing the result
+with the CPU's: a GPU can be listed and still have no kernels in the installed torch build ("no kernel
+image is available for execution on the device"), and only running one proves that it works.
+
+Inside an AI-platform container it also checks that python is the image's own, not a conda Python from
+the shared HOME directory (which `conda init` with base auto-activation puts first in every shell).
+
 No GPU is needed: on a login node it reports that no GPU is visible, which is expected there.
 """
 
@@ -97,6 +104,40 @@ def as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
 
 
+def in_container() -> bool:
+    """True inside a container of the AI platform (Kubernetes sets KUBERNETES_SERVICE_HOST in every pod)."""
+    return any(os.environ.get(name) for name in
+               ("KUBERNETES_SERVICE_HOST", "SCOW_AI_ALGORITHM_PATH", "SCOW_AI_MODEL_PATH", "SCOW_AI_DATASET_PATH"))
+
+
+def conda_python_in_home() -> str | None:
+    """The conda environment python comes from, when that environment lives in the HOME directory."""
+    prefix = os.environ.get("CONDA_PREFIX")
+    home = os.path.expanduser("~")
+    if prefix and sys.executable.startswith(prefix.rstrip("/") + "/") and prefix.startswith(home + "/"):
+        return prefix
+    return None
+
+
+def kernel_check(torch, index: int) -> str | None:
+    """Multiply two small matrices on GPU ``index`` and on the CPU; return a problem, or None when they agree."""
+    generator = torch.Generator().manual_seed(index)
+    a = torch.randn(256, 256, generator=generator)
+    b = torch.randn(256, 256, generator=generator)
+    expected = a @ b
+    try:
+        device = torch.device("cuda", index)
+        got = (a.to(device) @ b.to(device)).to("cpu")
+        torch.cuda.synchronize(device)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"GPU {index}: a matrix product failed: {first_line}"
+    if not torch.allclose(got, expected, rtol=1e-3, atol=1e-3):
+        worst = (got - expected).abs().max().item()
+        return f"GPU {index}: a matrix product gave wrong results (largest difference from the CPU: {worst:.3g})"
+    return None
+
+
 def report(require_gpu: bool) -> list[str]:
     """Print the environment report; return the problems that must fail the check."""
     problems: list[str] = []
@@ -106,6 +147,15 @@ def report(require_gpu: bool) -> list[str]:
         print(f"Conda env      : {conda_env}")
     else:
         print("Conda env      : none (CONDA_DEFAULT_ENV is not set)")
+    conda_prefix = conda_python_in_home()
+    if in_container() and conda_prefix:
+        print(f"WARNING: this is a container, but python comes from the conda environment {conda_prefix}\n"
+              "         in your HOME directory, not from the image.")
+        problems.append(
+            f"inside a container python is conda's ({conda_prefix}), not the image's: run `conda deactivate` "
+            "until no (base) or (env) is shown, then `conda config --set auto_activate_base false` so that new "
+            "shells start without conda"
+        )
 
     try:
         import torch
@@ -132,8 +182,20 @@ def report(require_gpu: bool) -> list[str]:
         count = torch.cuda.device_count() if available else 0
     print(f"CUDA available : {available}")
     print(f"GPU count      : {count}")
+    arch_list = torch.cuda.get_arch_list() if available else []
     for index in range(count):
-        print(f"  GPU {index}        : {torch.cuda.get_device_name(index)}")
+        major, minor = torch.cuda.get_device_capability(index)
+        arch = f"sm_{major}{minor}"
+        print(f"  GPU {index}        : {torch.cuda.get_device_name(index)} ({arch})")
+        problem = kernel_check(torch, index)
+        if problem is None:
+            print(f"  GPU {index} test   : OK (a matrix product on the GPU matches the CPU)")
+            continue
+        print(f"  GPU {index} test   : FAILED: {problem.split(': ', 1)[1]}")
+        problems.append(problem)
+        if arch_list and arch not in arch_list:
+            print(f"NOTE: this torch build has GPU code for {', '.join(arch_list)}, not for this GPU's {arch}.\n"
+                  "      Install a build that supports it (see 'Choose the PyTorch build' in Tutorial 0).")
     for warning in caught:
         print(f"CUDA warning   : {str(warning.message).strip()}")
 
