@@ -45,7 +45,7 @@ if [ "$RANK" != 0 ]; then
 fi
 echo "[2/2] merging: $merged_dir"
 # Merging is a one-process job: hide the distributed variables from it.
-env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT -u FORCE_TORCHRUN -u NNODES -u NODE_RANK \
+env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT -u FORCE_TORCHRUN -u NNODES -u NODE_RANK -u NPROC_PER_NODE \
     llamafactory-cli export "$here/merge.yaml" \
     model_name_or_path="$SCOW_AI_MODEL_PATH" \
     adapter_name_or_path="$adapter_dir" \
