@@ -22,8 +22,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 DATASET = DOCS / "05-datasets"            # Tutorial 5 publishes the identity dataset
 T9 = DOCS / "09-lora-sft"                 # Tutorial 9's single-GPU config: the hyper-parameters to keep
 
-SEARCH_PROBES = {"zh": ["多机多卡 LoRA 微调", "主节点地址 NODE_RANK"],
-                 "en": ["multi-node LoRA fine-tuning", "master address NODE_RANK"]}
+SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname"],
+                 "en": ["master address NODE_RANK", "multi-node LoRA fine-tuning"]}
 
 # What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]

@@ -15,8 +15,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 DATASET = DOCS / "05-datasets"            # Tutorial 5 publishes the identity dataset
 T9 = DOCS / "09-lora-sft"                 # the configs are Tutorial 9's
 
-SEARCH_PROBES = {"zh": ["训练模块 微调", "train_and_merge.sh"],
-                 "en": ["training module fine-tuning", "train_and_merge.sh"]}
+SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"],
+                 "en": ["TensorBoard tensorboardX", "training module fine-tuning"]}
 
 # What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]

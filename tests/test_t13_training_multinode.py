@@ -18,8 +18,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 DATASET = DOCS / "05-datasets"            # Tutorial 5 publishes the identity dataset
 T10 = DOCS / "10-lora-multinode"          # the same 2 x 2 GPU training config as Tutorial 10
 
-SEARCH_PROBES = {"zh": ["分布式训练 训练模块 多节点", "train_multinode.sh"],
-                 "en": ["distributed training job several nodes", "train_multinode.sh"]}
+SEARCH_PROBES = {"zh": ["分布式 训练 WORLD_SIZE", "rank 合并 分布式 节点"],
+                 "en": ["distributed training job several nodes"]}
 
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 LAUNCHER = ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR", "MASTER_PORT", "RANK",
