@@ -78,8 +78,8 @@ def find_model(args: argparse.Namespace) -> Path:
     if has_model(folder):
         return folder
     # The attached model may be mounted one or two levels above the files (e.g. <mount>/<version>/).
-    inside = sorted({p.parent for p in folder.glob("*/config.json")} | {p.parent for p in folder.glob("*/*/config.json")})
-    inside = [p for p in inside if has_model(p)]
+    configs = [*folder.glob("*/config.json"), *folder.glob("*/*/config.json")]
+    inside = sorted({p.parent for p in configs if has_model(p.parent)})
     if len(inside) == 1:
         print(f"Using the model in {inside[0]}", file=sys.stderr)
         return inside[0]
