@@ -1,199 +1,163 @@
-"""Tutorial 1 (house prices): the training script, its CSV checks and the batch script.
+"""Tutorial 1 (house prices): train.py, its CSV checks, and job.sh as a batch job under a real Slurm.
 
-The tests never use Kaggle's data (it may not be redistributed): they write a small
-CSV with the same 81-column layout and random but plausible values.
+Kaggle's data may not be redistributed: the tests write a CSV with the same 81-column layout and made-up
+values (tests/fixtures/t01_fake_train_csv.py). The outputs the page shows (the job's output file, what
+sbatch / squeue / the completion record printed, the learning curve) are recorded from
+test_job_runs_under_slurm: run it with T01_RECORD=1 to rewrite them; otherwise the test checks that the
+page's recorded numbers are what the run gives now (within a small tolerance).
 """
 
-import math
+from __future__ import annotations
+
+import json
 import os
 import re
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import pytest
 
-FOLDER = Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "01-house-prices"
-TRAIN = FOLDER / "train.py"
-JOB = FOLDER / "job.sh"
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORD = os.environ.get("T01_RECORD") == "1"
+FAST = {"OMP_NUM_THREADS": "1"}  # a tiny network: one CPU thread is fastest on a busy machine
 
-# Kaggle's train.csv header, written out here independently of train.py so that a
-# typo in the script's column list makes the tests fail.
-HEADER = (
-    "Id,MSSubClass,MSZoning,LotFrontage,LotArea,Street,Alley,LotShape,LandContour,Utilities,"
-    "LotConfig,LandSlope,Neighborhood,Condition1,Condition2,BldgType,HouseStyle,OverallQual,"
-    "OverallCond,YearBuilt,YearRemodAdd,RoofStyle,RoofMatl,Exterior1st,Exterior2nd,MasVnrType,"
-    "MasVnrArea,ExterQual,ExterCond,Foundation,BsmtQual,BsmtCond,BsmtExposure,BsmtFinType1,"
-    "BsmtFinSF1,BsmtFinType2,BsmtFinSF2,BsmtUnfSF,TotalBsmtSF,Heating,HeatingQC,CentralAir,"
-    "Electrical,1stFlrSF,2ndFlrSF,LowQualFinSF,GrLivArea,BsmtFullBath,BsmtHalfBath,FullBath,"
-    "HalfBath,BedroomAbvGr,KitchenAbvGr,KitchenQual,TotRmsAbvGrd,Functional,Fireplaces,"
-    "FireplaceQu,GarageType,GarageYrBlt,GarageFinish,GarageCars,GarageArea,GarageQual,"
-    "GarageCond,PavedDrive,WoodDeckSF,OpenPorchSF,EnclosedPorch,3SsnPorch,ScreenPorch,PoolArea,"
-    "PoolQC,Fence,MiscFeature,MiscVal,MoSold,YrSold,SaleType,SaleCondition,SalePrice"
-).split(",")
+SEARCH_PROBES = {"zh": ["房价预测", "学习曲线"], "en": ["house prices", "learning curve"]}
 
-# Numeric columns with (low, high) bounds for random integers.
-NUMERIC = {
-    "MSSubClass": (20, 190), "LotFrontage": (21, 313), "LotArea": (1300, 215000),
-    "OverallQual": (1, 10), "OverallCond": (1, 9), "YearBuilt": (1872, 2010),
-    "YearRemodAdd": (1950, 2010), "MasVnrArea": (0, 1600), "BsmtFinSF1": (0, 2000),
-    "BsmtFinSF2": (0, 1400), "BsmtUnfSF": (0, 2300), "TotalBsmtSF": (0, 3000),
-    "1stFlrSF": (334, 4700), "2ndFlrSF": (0, 2000), "LowQualFinSF": (0, 570),
-    "GrLivArea": (334, 5600), "BsmtFullBath": (0, 3), "BsmtHalfBath": (0, 2),
-    "FullBath": (0, 3), "HalfBath": (0, 2), "BedroomAbvGr": (0, 8), "KitchenAbvGr": (0, 3),
-    "TotRmsAbvGrd": (2, 14), "Fireplaces": (0, 3), "GarageYrBlt": (1900, 2010),
-    "GarageCars": (0, 4), "GarageArea": (0, 1400), "WoodDeckSF": (0, 850),
-    "OpenPorchSF": (0, 550), "EnclosedPorch": (0, 550), "3SsnPorch": (0, 500),
-    "ScreenPorch": (0, 480), "PoolArea": (0, 740), "MiscVal": (0, 15500), "MoSold": (1, 12),
-    "YrSold": (2006, 2010),
-}
-# Columns that have gaps in Kaggle's file (empty cells, read as NaN).
-WITH_GAPS = ["LotFrontage", "MasVnrArea", "GarageYrBlt", "Alley", "PoolQC", "Fence",
-             "FireplaceQu", "BsmtQual", "GarageType", "MiscFeature"]
-QUALITY = ["Ex", "Gd", "TA", "Fa", "Po"]
+NUMBER = r"([0-9]+\.[0-9]+)"
 
 
-def fake_train_csv(path, rows=120, seed=0, drop=(), add=()):
-    """Write a CSV with Kaggle's train.csv layout and random values; return the path."""
-    rng = np.random.default_rng(seed)
-    data = {}
-    for column in HEADER:
-        if column == "Id":
-            data[column] = np.arange(1, rows + 1)
-        elif column == "SalePrice":
-            continue
-        elif column in NUMERIC:
-            low, high = NUMERIC[column]
-            data[column] = rng.integers(low, high + 1, size=rows).astype(float)
-        elif column.endswith(("Qual", "Cond", "QC", "Qu")):
-            data[column] = rng.choice(QUALITY, size=rows)
-        else:
-            data[column] = rng.choice([f"{column[:3]}{k}" for k in range(4)], size=rows)
-    df = pd.DataFrame(data)
-    # Plausible prices: log price depends on quality and living area, plus noise.
-    log_price = (10.5 + 0.12 * df["OverallQual"] + 0.0003 * df["GrLivArea"]
-                 + rng.normal(0, 0.15, size=rows))
-    df["SalePrice"] = np.round(np.exp(log_price)).astype(int)
-    for column in WITH_GAPS:
-        df.loc[rng.random(rows) < 0.2, column] = np.nan
-    df = df[HEADER]
-    df = df.drop(columns=list(drop))
-    for column in add:
-        df[column] = 1
-    df.to_csv(path, index=False)
-    return path
+def make_csv(run_script, path: Path, *args: str) -> dict:
+    return json.loads(run_script(str(FIXTURES / "t01_fake_train_csv.py"), str(path), *args).stdout)
 
 
-def run_train(tmp_path, *args):
-    env = dict(os.environ)
-    env["HOME"] = str(tmp_path / "home")
-    env["MPLCONFIGDIR"] = str(tmp_path / "mpl")
-    env["CUDA_VISIBLE_DEVICES"] = ""
-    (tmp_path / "home").mkdir(exist_ok=True)
-    return subprocess.run(
-        [sys.executable, str(TRAIN), *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
-    )
+def scores(output: str) -> dict[str, float]:
+    baseline = re.search(rf"Baseline .*valid log-RMSE {NUMBER}", output)
+    final = re.search(rf"Final validation log-RMSE: {NUMBER}", output)
+    assert baseline and final, output
+    return {"baseline": float(baseline.group(1)), "final": float(final.group(1))}
 
 
-def test_fake_csv_has_kaggles_layout(tmp_path):
-    df = pd.read_csv(fake_train_csv(tmp_path / "train.csv"))
-    assert df.shape == (120, 81)
-    assert list(df.columns) == HEADER
-    assert df.isna().any().any()
+def test_fake_csv_has_the_columns_train_py_expects(tutorial, run_script, workdir):
+    summary = make_csv(run_script, workdir / "train.csv", "--rows", "40", "--broken")
+    assert summary["rows"] == 40 and len(summary["columns"]) == 81 and summary["has_gaps"]
+    block = re.search(r"KAGGLE_COLUMNS = \[(.*?)\]", (tutorial.folder / "train.py").read_text(), re.S).group(1)
+    assert re.findall(r'"([^"]+)"', block) == summary["columns"]
+
+    # The mistakes the page's troubleshooting lists end with exit code 2 and a message, not a traceback.
+    result = run_script("train.py", "--data", "test.csv", "--plot", "p.png", env=FAST, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output
+    assert "missing columns: SalePrice" in result.output and "This looks like test.csv" in result.output
+    assert not (workdir / "p.png").exists()
+
+    result = run_script("train.py", "--data", "wrong_layout.csv", env=FAST, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output
+    assert "missing columns: GrLivArea, PoolQC" in result.output
+    assert "unexpected columns: price" in result.output
+
+    result = run_script("train.py", "--data", "train.csv", "--epochs", "1", "--device", "cuda", env=FAST,
+                        check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output
+    assert "You asked for --device cuda, but PyTorch sees no GPU" in result.output
 
 
-def test_script_knows_the_kaggle_columns():
-    """train.py's own column list must be Kaggle's header, in order (checked without running it)."""
-    source = TRAIN.read_text(encoding="utf-8")
-    block = re.search(r"KAGGLE_COLUMNS = \[(.*?)\]", source, re.S).group(1)
-    assert re.findall(r'"([^"]+)"', block) == HEADER
+def test_upstream_settings_underfit(run_script, workdir):
+    """The page's exercise: the upstream settings (lr 0.1, weight decay 5) only predict the average price."""
+    make_csv(run_script, workdir / "train.csv")
+    result = run_script("train.py", "--data", "train.csv", "--lr", "0.1", "--weight-decay", "5", "--epochs", "20",
+                        "--plot", "underfit.png", env=FAST)
+    s = scores(result.stdout)
+    assert abs(s["final"] - s["baseline"]) < 0.05 * s["baseline"], result.stdout
+    assert len(re.findall(r"^epoch +\d+/20 ", result.stdout, re.M)) == 11
+    assert (workdir / "underfit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_training_runs_and_saves_a_plot(tmp_path):
-    csv = fake_train_csv(tmp_path / "train.csv")
-    plot = tmp_path / "out" / "curve.png"
-    result = run_train(tmp_path, "--data", str(csv), "--epochs", "3", "--device", "cpu",
-                       "--plot", str(plot), "--seed", "1")
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "Traceback" not in output
-    assert "Device: cpu" in result.stdout
-    assert "Data: 120 rows, 36 numeric features; 96 for training, 24 for validation" in result.stdout
-    assert len(re.findall(r"^epoch +\d+/3 ", result.stdout, re.M)) == 3
-    score = re.search(r"Final validation log-RMSE: (\S+)", result.stdout)
-    assert score, output
-    assert math.isfinite(float(score.group(1)))
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert plot.stat().st_size > 5000
+def normalise(text: str, home: Path, spool: Path) -> str:
+    """The test's temporary HOME shown as ~, its Slurm spool folder as <SlurmdSpoolDir>."""
+    return text.replace(str(home), "~").replace(str(spool), "<SlurmdSpoolDir>")
 
 
-def test_missing_saleprice_is_a_clear_error(tmp_path):
-    csv = fake_train_csv(tmp_path / "test.csv", drop=["SalePrice"])
-    result = run_train(tmp_path, "--data", str(csv), "--epochs", "1", "--plot", str(tmp_path / "p.png"))
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert "Traceback" not in output
-    assert "missing columns: SalePrice" in output
-    assert "test.csv" in output
-    assert not (tmp_path / "p.png").exists()
+def numbers_agree(recorded: str, now: str, tolerance: float = 0.03) -> list[str]:
+    """Lines holding log-RMSE values: the same lines, numbers within ``tolerance`` (CPU arithmetic may differ)."""
+    pick = re.compile(r"^(?:Baseline|epoch|Final).*$", re.M)
+    rec_lines, now_lines = pick.findall(recorded), pick.findall(now)
+    problems = []
+    if len(rec_lines) != len(now_lines):
+        return [f"recorded {len(rec_lines)} score lines, the run printed {len(now_lines)}"]
+    for a, b in zip(rec_lines, now_lines):
+        xa, xb = re.findall(NUMBER, a), re.findall(NUMBER, b)
+        if re.sub(NUMBER, "#", a) != re.sub(NUMBER, "#", b) or any(
+                abs(float(p) - float(q)) > tolerance for p, q in zip(xa, xb)):
+            problems.append(f"recorded: {a}\n     now: {b}")
+    return problems
 
 
-def test_wrong_layout_names_missing_and_unexpected_columns(tmp_path):
-    csv = fake_train_csv(tmp_path / "train.csv", drop=["GrLivArea", "PoolQC"], add=["price"])
-    result = run_train(tmp_path, "--data", str(csv), "--epochs", "1")
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert "Traceback" not in output
-    assert "missing columns: GrLivArea, PoolQC" in output
-    assert "unexpected columns: price" in output
+def test_job_runs_under_slurm(slurm, tutorial, workdir, run_script):
+    """job.sh as published, with only <partition> filled, runs under Slurm to COMPLETED; a broken copy FAILS."""
+    make_csv(run_script, workdir / "train.csv")
+    job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
+                       env=FAST, timeout=600)
+    assert job.state == "COMPLETED" and job.exit_code == "0:0", job.report()
+    assert job.sbatch == f"Submitted batch job {job.id}\n" and not job.sbatch_stderr, job.report()
+    # Every directive reached the scheduler.
+    f = job.fields
+    assert (f["JobName"], f["Partition"], f["NumNodes"], f["CPUs/Task"], f["TimeLimit"]) == \
+        ("house-prices", slurm.partition, "1", "4", "00:30:00"), f
+    assert f["TresPerNode"] == "gres:gpu:1"
+    assert job.output_path == workdir / f"house-prices-{job.id}.out"
+    # The script's own conda lines activated the tutorial's environment.
+    home = workdir.parent / "slurm-home"
+    out = job.output
+    assert f"Python: {home}/miniconda3/envs/torch/bin/python" in out, out
+    for words in ("Device: cpu", "Data: 1460 rows, 36 numeric features; 1168 for training, 292 for validation",
+                  "Training: 100 epochs, batch size 32, Adam lr 0.001, weight decay 0.01",
+                  "Learning curve saved to learning_curve.png", "Finished"):
+        assert words in out, out
+    s = scores(out)
+    assert s["final"] < 0.4 * s["baseline"], out  # the defaults learn
+    assert (workdir / "learning_curve.png").stat().st_size > 5000
+    assert "house-pr" in job.squeue and "COMPLETED" in job.sacct and "0:0" in job.sacct
+
+    # A reader's typo in the data path: the job FAILS with train.py's exit code 2.
+    broken = workdir / "job-broken.sh"
+    broken.write_text(job.script.read_text().replace("--data train.csv", "--data trian.csv"))
+    bad = slurm.submit("job-broken.sh", cwd=workdir, tutorial=tutorial, env=FAST, timeout=600)
+    assert bad.state == "FAILED" and bad.exit_code == "2:0", bad.report()
+    assert "Data file not found: trian.csv" in bad.output and "Finished" not in bad.output
+    assert "FAILED" in bad.sacct and "2:0" in bad.sacct
+
+    folder = tutorial.folder
+    recorded_output = normalise(out, home, slurm.base / "spool")
+    session = "\n".join([
+        "$ sbatch job.sh", job.sbatch.rstrip(),
+        "$ squeue", job.squeue,
+        f"# no sacct here: Slurm's completion record of job {job.id}, in sacct's default columns", job.sacct,
+        f"# the same for job {bad.id}, the copy with --data trian.csv", bad.sacct,
+    ]) + "\n"
+    if RECORD:
+        (folder / "example_job_output.txt").write_text(recorded_output)
+        (folder / "example_slurm_session.txt").write_text(session)
+        shutil.copy2(workdir / "learning_curve.png", folder / "example_learning_curve.png")
+        return
+    problems = numbers_agree((folder / "example_job_output.txt").read_text(), recorded_output)
+    assert not problems, "the page's recorded output no longer matches a run (T01_RECORD=1 rewrites it):\n" + \
+        "\n".join(problems)
+    assert (folder / "example_learning_curve.png").stat().st_size > 5000
 
 
-def test_missing_file_says_where_to_get_it(tmp_path):
-    result = run_train(tmp_path, "--data", str(tmp_path / "nowhere" / "train.csv"), "--epochs", "1")
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert "Traceback" not in output
-    assert "kaggle.com/competitions/house-prices-advanced-regression-techniques" in output
-    assert "文件管理" in output
-    assert "train.csv" in output
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_page_shows_the_recorded_outputs(tutorial, lang):
+    page = (tutorial.folder / ("index.md" if lang == "zh" else "index.en.md")).read_text(encoding="utf-8")
+    for name in ("example_job_output.txt", "example_slurm_session.txt"):
+        assert f'--8<-- "tutorials/01-house-prices/{name}"' in page
+    assert "example_learning_curve.png" in page
+    # No GPU run was recorded: the only training output shown is the CPU run's (no "Device: cuda" in a text block).
+    blocks = re.findall(r"```text\n(.*?)```", page, re.S)
+    assert not [b for b in blocks if "Device: cuda" in b]
+    assert "Device: cpu" in (tutorial.folder / "example_job_output.txt").read_text()
+    # The directives are #SBATCH lines, which both CraneSched and Slurm read.
+    job = (tutorial.folder / "job.sh").read_text()
+    assert re.findall(r"^#SBATCH ", job, re.M) and not re.findall(r"^#CBATCH", job, re.M)
 
 
-def test_cuda_requested_without_gpu_is_a_clear_error(tmp_path):
-    csv = fake_train_csv(tmp_path / "train.csv")
-    result = run_train(tmp_path, "--data", str(csv), "--epochs", "1", "--device", "cuda")
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert "Traceback" not in output
-    assert "nvidia-smi" in output
-
-
-def test_job_script_directives():
-    lines = JOB.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("#!")
-    directives = [line for line in lines if line.startswith("#CBATCH")]  # field count: tests/test_code.py
-    options = " ".join(directives)
-    assert "--gres=gpu:1" in options
-    assert re.search(r"(-N|--nodes)[ =]1\b", options)
-    assert re.search(r"(-t|--time)[ =]\S+", options)
-    assert re.search(r"-o[ =]\S*%j", options) or re.search(r"--output[ =]\S*%j", options)
-    assert re.search(r"(-J|--job-name)[ =]\S+", options)
-    assert re.search(r"(-p|--partition)[ =]\S+", options)
-    assert "train.py" in JOB.read_text(encoding="utf-8")
-    # Directives must come before the first command, or the scheduler ignores them.
-    first_command = next(i for i, line in enumerate(lines[1:], 1)
-                         if line.strip() and not line.startswith("#"))
-    assert all(lines.index(d) < first_command for d in directives)
-
-
-def test_requirements_name_what_train_py_imports():
-    # exact == pins of every requirements.txt: tests/test_code.py
-    lines = [line.strip() for line in (FOLDER / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    names = {line.split("==")[0].lower() for line in lines}
-    assert {"torch", "numpy", "pandas", "scikit-learn", "matplotlib"} <= names
-
-
-def test_no_kaggle_csv_in_the_folder():
-    assert not list(FOLDER.rglob("*.csv"))
+def test_no_kaggle_csv_in_the_folder(tutorial):
+    assert not list(tutorial.folder.rglob("*.csv"))
