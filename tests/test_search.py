@@ -21,14 +21,49 @@ def tokens(text: str, separator: str) -> set[str]:
     return {t.lower() for t in re.split(separator, re.sub(r"<[^>]+>", " ", text)) if t}
 
 
+def material_segment(query: str, vocabulary: set[str]) -> list[str]:
+    """Material's own segmentation of a run of Chinese characters in a typed query (its search worker,
+    integrations/search/query/segment): longest words of the index's vocabulary, with minimum overlap."""
+    n = len(query)
+    cuts = [0] * (n + 1)
+    for i in range(n):
+        for j in range(i + 1, n):  # as Material: a word ending at the last character is not looked up
+            if query[i:j] in vocabulary:
+                cuts[i] = j - i
+    segments: list[str] = []
+    stack = [0]
+    while stack:
+        p = stack.pop()
+        for q in range(1, cuts[p]):
+            if p + q < n and cuts[p + q] > cuts[p] - q:
+                segments.append(query[p:p + q])
+                stack.append(p + q)
+        q = p + cuts[p]
+        if q < n and cuts[q] and q < n - 1:
+            stack.append(q)
+        segments.append(query[p:q])
+    return [query] if "" in segments else list(dict.fromkeys(segments))
+
+
+def query_terms(query: str, index: dict) -> set[str]:
+    """The terms Material's worker searches for: Chinese runs segmented against the index, then split at the
+    separator; each term is a prefix (Material appends a wildcard)."""
+    sep = index["config"]["separator"]
+    vocabulary = set()
+    for doc in index["docs"]:
+        vocabulary |= tokens(doc["title"] + " " + doc["text"], sep)
+    query = re.sub(r"[\u3400-\u9fff]+", lambda m: " ".join(material_segment(m.group(0), vocabulary)), query)
+    return tokens(query, sep)
+
+
 def search(index: dict, query: str) -> list[str]:
     """Locations whose title or text holds every term of the query, as lunr would match them."""
     sep = index["config"]["separator"]
-    terms = tokens(query, sep)
+    terms = query_terms(query, index)
     hits = []
     for doc in index["docs"]:
         words = tokens(doc["title"] + " " + doc["text"], sep)
-        if terms <= words:
+        if all(any(w.startswith(t) for w in words) for t in terms):
             hits.append(doc["location"])
     return hits
 
@@ -77,3 +112,14 @@ def test_queries_find_the_tutorial(built, lang, query, page):
 
 def test_search_helper_can_miss(built):
     assert search(load_index(built), "量子色动力学") == []
+
+
+def test_full_width_punctuation_separates_words(built):
+    sep = load_index(built)["config"]["separator"]
+    assert tokens("Board，训练。（数据）", sep) == {"board", "训练", "数据"}
+
+
+def test_chinese_query_is_segmented_like_material():
+    vocabulary = {"下载", "模型", "训练"}
+    assert material_segment("下载模型训练", vocabulary) == ["下载", "模型"]
+    assert material_segment("量子", vocabulary) == ["量子"]
