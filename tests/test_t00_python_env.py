@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import site_registry
 from mkdocs.config import load_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -230,8 +231,8 @@ def test_existing_prefix_is_left_alone(run_script, site):
     assert sorted(p.name for p in prefix.iterdir()) == ["keep.txt"]
 
 
-def test_installer_name_is_the_fact():
-    script = (ROOT / "docs/tutorials/00-python-env/install_miniconda.sh").read_text(encoding="utf-8")
+def test_installer_name_is_the_fact(tutorial):
+    script = (tutorial.folder / "install_miniconda.sh").read_text(encoding="utf-8")
     assert f'INSTALLER="${{MINICONDA_INSTALLER:-{INSTALLER}}}"' in script
 
 
@@ -315,9 +316,9 @@ def test_check_env_helpers(tutorial, run_script):
     code = ("import importlib.util, sys; sys.dont_write_bytecode = True\n"
             "s = importlib.util.spec_from_file_location('c', 'check_env.py'); m = importlib.util.module_from_spec(s)\n"
             "s.loader.exec_module(m)\n"
-            "assert m.version_matches('2.14.1', '2.14.1+cu126') and m.version_matches('2.14.1', '2.14.1')\n"
-            "assert not m.version_matches('2.14.1', '2.14.10')\n"
-            "assert not m.version_matches('2.14.1+cu126', '2.14.1+cu130')\n"
+            "assert m.version_matches('3.4.5', '3.4.5+cu126') and m.version_matches('3.4.5', '3.4.5')\n"
+            "assert not m.version_matches('3.4.5', '3.4.50')\n"
+            "assert not m.version_matches('3.4.5+cu126', '3.4.5+cu130')\n"
             "assert m.as_tuple('13.0') > m.as_tuple('12.8') and m.as_tuple('12.10') > m.as_tuple('12.9')\n"
             "print('helpers ok')")
     assert "helpers ok" in run_script("python", "-c", code).stdout
@@ -325,8 +326,7 @@ def test_check_env_helpers(tutorial, run_script):
 
 # ------------------------------------------------------------------------------- the page's commands
 def page_blocks(lang: str) -> list[str]:
-    name = "index.md" if lang == "zh" else "index.en.md"
-    text = (ROOT / "docs/tutorials/00-python-env" / name).read_text(encoding="utf-8")
+    text = site_registry.discover(ROOT / "docs")[0].page(lang).read_text(encoding="utf-8")
     return [re.sub(r"^ {4}", "", b, flags=re.M) for b in re.findall(r"```bash\n(.*?)```", text, re.S)]
 
 

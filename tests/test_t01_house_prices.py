@@ -148,7 +148,7 @@ def test_job_runs_under_slurm(slurm, tutorial, workdir, run_script):
 def test_page_shows_the_recorded_outputs(tutorial, lang):
     page = (tutorial.folder / ("index.md" if lang == "zh" else "index.en.md")).read_text(encoding="utf-8")
     for name in ("example_job_output.txt", "example_slurm_session.txt"):
-        assert f'--8<-- "tutorials/01-house-prices/{name}"' in page
+        assert f'--8<-- "tutorials/{tutorial.slug}/{name}"' in page
     assert "example_learning_curve.png" in page
     # No GPU run was recorded: the only training output shown is the CPU run's (no "Device: cuda" in a text block).
     blocks = re.findall(r"```text\n(.*?)```", page, re.S)

@@ -124,7 +124,6 @@ def isolated_env(home: Path, env_bin: Path | None, extra: dict[str, str] | None)
         TORCH_HOME=str(home / ".cache" / "torch"),
         TILELANG_CACHE_DIR=str(home / ".cache" / "tilelang"),
         CUDA_VISIBLE_DEVICES="",
-        PYTHONDONTWRITEBYTECODE="1",
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="2",
         TOKENIZERS_PARALLELISM="false",

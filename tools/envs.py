@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "docs" / "tutorials"
 ENVS = Path(os.environ.get("TUTORIAL_ENVS", ROOT / ".envs"))
 STAMP = ".requirements.sha256"
+# Part of every environment's stamp: change it when the way environments are made changes.
+RECIPE = "uv pip install"
 
 
 class EnvError(RuntimeError):
@@ -89,7 +91,7 @@ def ensure_env(folder: Path, quiet: bool = True) -> Path:
     reqs = requirements_of(folder)
     if reqs is None:
         raise EnvError(f"{folder.relative_to(ROOT)} has no requirements.txt, so it has no environment.")
-    digest = hashlib.sha256(reqs.read_bytes() + sys.version.encode()).hexdigest()
+    digest = hashlib.sha256(reqs.read_bytes() + sys.version.encode() + RECIPE.encode()).hexdigest()
     prefix = env_path(folder)
     ENVS.mkdir(parents=True, exist_ok=True)
     with open(ENVS / f".{folder.name}.lock", "w") as lock:
@@ -103,6 +105,8 @@ def ensure_env(folder: Path, quiet: bool = True) -> Path:
         env = dict(os.environ, UV_NO_PROGRESS="1", VIRTUAL_ENV="")
         steps = [
             uv + ["venv", "--quiet", "--python", sys.executable, str(prefix)],
+            # Not byte-compiled here (that costs minutes for modules no test imports): the first test that
+            # imports a module writes its bytecode into the environment, and later processes reuse it.
             uv + ["pip", "install", "--quiet", "--python", str(prefix / "bin" / "python"), "-r", str(reqs)]
             + pip_config_flags(),
         ]
