@@ -133,4 +133,4 @@ def test_page_table_is_the_config(tutorial):
             assert yaml.safe_load(shown) == sft[key], (page, key, shown, sft[key])
 
 
-SEARCH_PROBES = {"zh": ["LoRA 微调", "LLaMA-Factory", "合并"], "en": ["LoRA fine-tuning", "merge adapter"]}
+SEARCH_PROBES = {"zh": ["LoRA 微调", "LoRA", "LLaMA-Factory", "合并"], "en": ["LoRA fine-tuning", "merge adapter"]}
