@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import pytest
 from bs4 import BeautifulSoup
 from common import CHROMIUM, CHROMIUM_ARGS  # tools/common.py (on sys.path via tests/conftest.py)
-from mkdocs.config import load_config
 
 from conftest import ROOT, registry, require_tool, tutorial_dirs
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import LANGS, ROOT, registry
+from conftest import LANGS, registry
 from tutorial_fixtures import module_name, search_probes
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from tutorial_fixtures import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
@@ -29,23 +28,7 @@ SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
-
-@pytest.fixture
-def platform(tmp_path):
-    """What a SCOW AI app has: the dataset folder of Tutorial 5 attached, a model folder, a WORK_DIR."""
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
-    for name in ("scow_identity.json", "dataset_info.json"):
-        shutil.copy(DATASET / name, dataset / name)
-    work = tmp_path / "workdir"
-    work.mkdir()
-    model = tmp_path / "model"
-    return {"SCOW_AI_MODEL_PATH": str(model), "SCOW_AI_DATASET_PATH": str(dataset), "WORK_DIR": str(work)}
 
 
 def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
@@ -61,15 +44,15 @@ def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
     return {"PATH": f"{stub}:{env_bin}:/usr/bin:/bin"}, record
 
 
-def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_script, platform, workdir):
-    paths = [f"model_name_or_path={platform['SCOW_AI_MODEL_PATH']}",
-             f"dataset_dir={platform['SCOW_AI_DATASET_PATH']}", "output_dir=out", "bf16=false"]
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
+def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_script, ai_platform, workdir):
+    paths = [f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
+             f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}", "output_dir=out", "bf16=false"]
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     typo = workdir / "typo.yaml"
     typo.write_text((workdir / "sft.yaml").read_text().replace("learning_rate:", "lerning_rate:"))
     result = run_script(str(FIXTURES / "t10_parse_configs.py"),
                         "train", "sft.yaml", *paths,
-                        "+", "export", "merge.yaml", f"model_name_or_path={platform['SCOW_AI_MODEL_PATH']}",
+                        "+", "export", "merge.yaml", f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
                         "adapter_name_or_path=out", "export_dir=merged",
                         "+", "train", str(T9 / "sft.yaml"), *paths,
                         "+", "export", str(T9 / "merge.yaml"), "model_name_or_path=m", "adapter_name_or_path=out",
@@ -84,22 +67,22 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
                                                          "logging_dir"}
     assert not different, f"sft.yaml differs from Tutorial 9's in {sorted(different)}"
     assert ours["dataset"] == ["scow_identity"] and ours["template"] == "qwen"
-    assert merge == t9_merge | {"model_name_or_path": platform["SCOW_AI_MODEL_PATH"]}
+    assert merge == t9_merge | {"model_name_or_path": ai_platform["SCOW_AI_MODEL_PATH"]}
     assert merge["quantization_bit"] is None  # merge into the original model, never a quantized one
     assert "lerning_rate" in refused["error"]  # LLaMA-Factory's parser rejects a misspelt key
 
 
-def test_one_node_trains_merges_and_answers(run_script, platform, tmp_path):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), platform["SCOW_AI_MODEL_PATH"],
+def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
+    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
-    env = platform | {"NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
+    env = ai_platform | {"NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
                       "MASTER_PORT": free_port()}
     train = run_script("launch.sh", *CPU, env=env, timeout=900)
     assert "node 0 of 1, 1 processes on this node, master 127.0.0.1:" in train.stdout
     assert "Initializing 1 distributed tasks at: 127.0.0.1:" in train.output  # through torchrun
     assert "Process rank: 0, world size: 1" in train.output
     assert "distributed training: True" in train.output
-    adapter = Path(platform["WORK_DIR"]) / "saves" / "scow-identity-lora-2nodes"
+    adapter = Path(ai_platform["WORK_DIR"]) / "saves" / "scow-identity-lora-2nodes"
     assert (adapter / "adapter_model.safetensors").stat().st_size > 0
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
     losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
@@ -108,11 +91,11 @@ def test_one_node_trains_merges_and_answers(run_script, platform, tmp_path):
     assert state["global_step"] == 2
     assert all(math.isfinite(x) and x > 0 for x in losses + [state["log_history"][-1]["train_loss"]])
 
-    merge = run_script("merge.sh", env=platform, timeout=900)
-    merged = Path(platform["WORK_DIR"]) / "merged" / "scow-identity-2nodes"
+    merge = run_script("merge.sh", env=ai_platform, timeout=900)
+    merged = Path(ai_platform["WORK_DIR"]) / "merged" / "scow-identity-2nodes"
     assert f"merged model: {merged}" in merge.stdout
     assert list(merged.glob("*.safetensors")) and (merged / "config.json").exists()
-    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), platform["SCOW_AI_MODEL_PATH"],
+    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     result = json.loads(answer.stdout.strip().splitlines()[-1])
     assert result["new_tokens"] > 0
@@ -120,11 +103,11 @@ def test_one_node_trains_merges_and_answers(run_script, platform, tmp_path):
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
-def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, platform, tutorial, tmp_path, rank):
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
+def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, ai_platform, tutorial, tmp_path, rank):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
-    result = run_script("launch.sh", env=platform | path | {"NODE_RANK": rank, "MASTER_ADDR": "10.0.0.1",
+    result = run_script("launch.sh", env=ai_platform | path | {"NODE_RANK": rank, "MASTER_ADDR": "10.0.0.1",
                                                             "NPROC_PER_NODE": "2"})
     assert f"node {rank} of 2, 2 processes on this node, master 10.0.0.1:29500" in result.stdout
     calls = record.read_text()
@@ -141,9 +124,9 @@ def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, plat
     ("rank2", "NODE_RANK is '2'"),
     ("SCOW_AI_DATASET_PATH", "SCOW_AI_DATASET_PATH is not set"),
 ])
-def test_launch_refuses_to_start_without_its_variables(run_script, platform, tutorial, tmp_path, unset, words):
+def test_launch_refuses_to_start_without_its_variables(run_script, ai_platform, tutorial, tmp_path, unset, words):
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
-    env = platform | path | {"NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "NPROC_PER_NODE": "2"}
+    env = ai_platform | path | {"NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "NPROC_PER_NODE": "2"}
     if unset == "placeholder":
         env["MASTER_ADDR"] = "<主节点地址>"
     elif unset == "rank2":
@@ -156,8 +139,8 @@ def test_launch_refuses_to_start_without_its_variables(run_script, platform, tut
     assert not record.exists(), "launch.sh started llamafactory-cli anyway"
 
 
-def test_merge_without_an_adapter_says_where_to_run_it(run_script, platform):
-    result = run_script("merge.sh", env=platform, check=False)
+def test_merge_without_an_adapter_says_where_to_run_it(run_script, ai_platform):
+    result = run_script("merge.sh", env=ai_platform, check=False)
     assert result.returncode == 2
     assert "no adapter in" in result.stderr and "master app" in result.stderr
 

@@ -4,7 +4,6 @@ LLaMA-Factory on CPU with a tiny random Qwen2 model: train 2 steps, merge, load 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,6 @@ SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
-@pytest.fixture
-def platform(tmp_path):
-    """What a SCOW AI training job has: the dataset folder of Tutorial 5 attached, a model folder, a WORK_DIR."""
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
-    for name in ("scow_identity.json", "dataset_info.json"):
-        shutil.copy(DATASET / name, dataset / name)
-    work = tmp_path / "workdir"
-    work.mkdir()
-    return {"SCOW_AI_MODEL_PATH": str(tmp_path / "model"), "SCOW_AI_DATASET_PATH": str(dataset),
-            "WORK_DIR": str(work)}
 
 
 def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
@@ -45,11 +33,11 @@ def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
     return {"PATH": f"{stub}:{env_bin}:/usr/bin:/bin"}, record
 
 
-def test_train_and_merge_end_to_end(run_script, platform):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), platform["SCOW_AI_MODEL_PATH"],
+def test_train_and_merge_end_to_end(run_script, ai_platform):
+    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
-    result = run_script("train_and_merge.sh", *CPU, env=platform, timeout=900)
-    work = Path(platform["WORK_DIR"])
+    result = run_script("train_and_merge.sh", *CPU, env=ai_platform, timeout=900)
+    work = Path(ai_platform["WORK_DIR"])
     adapter, merged = work / "saves" / "scow-identity-lora", work / "merged" / "scow-identity"
     lines = result.stdout.splitlines()
     assert lines[0] == f"WORK_DIR: {work}"
@@ -59,18 +47,18 @@ def test_train_and_merge_end_to_end(run_script, platform):
     assert json.loads((adapter / "trainer_state.json").read_text())["global_step"] == 2
     assert (adapter / "adapter_model.safetensors").exists()
     assert list(merged.glob("*.safetensors")) and (merged / "tokenizer_config.json").exists()
-    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), platform["SCOW_AI_MODEL_PATH"],
+    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     reply = json.loads(answer.stdout.strip().splitlines()[-1])
     assert reply["new_tokens"] > 0
     assert reply["max_weight_change"] > 0, "the merged model equals the base model: the adapter was not merged"
 
 
-def test_configs_parse_with_the_scripts_overrides(run_script, platform):
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    model = f"model_name_or_path={platform['SCOW_AI_MODEL_PATH']}"
+def test_configs_parse_with_the_scripts_overrides(run_script, ai_platform):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    model = f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}"
     result = run_script(str(FIXTURES / "t10_parse_configs.py"),
-                        "train", "sft.yaml", model, f"dataset_dir={platform['SCOW_AI_DATASET_PATH']}",
+                        "train", "sft.yaml", model, f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}",
                         "output_dir=out", "bf16=false", "report_to=tensorboard", "logging_dir=tb",
                         "+", "export", "merge.yaml", model, "adapter_name_or_path=out", "export_dir=merged")
     train, merge = json.loads(result.stdout.strip().splitlines()[-1])
@@ -86,28 +74,28 @@ def test_configs_are_tutorial_9s(tutorial):
     assert (tutorial.folder / "requirements.txt").read_text() == (T9 / "requirements.txt").read_text()
 
 
-def test_tensorboard_without_a_writer_is_a_clear_error(run_script, platform, tutorial, tmp_path):
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
+def test_tensorboard_without_a_writer_is_a_clear_error(run_script, ai_platform, tutorial, tmp_path):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
-    logs = Path(platform["WORK_DIR"]) / "tensorboard"
-    result = run_script("train_and_merge.sh", env=platform | path | {"TENSORBOARD_DIR": str(logs)}, check=False)
+    logs = Path(ai_platform["WORK_DIR"]) / "tensorboard"
+    result = run_script("train_and_merge.sh", env=ai_platform | path | {"TENSORBOARD_DIR": str(logs)}, check=False)
     assert result.returncode == 2, result.output
     assert "neither tensorboard nor tensorboardX" in result.stderr
     assert not record.exists()
 
 
-def test_tensorboard_dir_reaches_llamafactory(run_script, platform, tutorial, tmp_path):
+def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial, tmp_path):
     """With a TensorBoard writer importable, the run passes report_to and logging_dir (stand-in writer module)."""
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
     fake = tmp_path / "lib"
     (fake / "tensorboardX").mkdir(parents=True)
     (fake / "tensorboardX" / "__init__.py").write_text("")
-    logs = Path(platform["WORK_DIR"]) / "tensorboard"
+    logs = Path(ai_platform["WORK_DIR"]) / "tensorboard"
     result = run_script("train_and_merge.sh", "num_train_epochs=10",
-                        env=platform | path | {"TENSORBOARD_DIR": str(logs), "PYTHONPATH": str(fake)})
+                        env=ai_platform | path | {"TENSORBOARD_DIR": str(logs), "PYTHONPATH": str(fake)})
     assert f"TensorBoard logs: {logs}" in result.stdout and logs.is_dir()
     train, export = record.read_text().splitlines()
     assert train.endswith(f"report_to=tensorboard logging_dir={logs} num_train_epochs=10")
@@ -115,8 +103,8 @@ def test_tensorboard_dir_reaches_llamafactory(run_script, platform, tutorial, tm
 
 
 @pytest.mark.parametrize("missing", ["SCOW_AI_MODEL_PATH", "SCOW_AI_DATASET_PATH", "WORK_DIR"])
-def test_missing_platform_variables_stop_the_job(run_script, platform, missing):
-    env = dict(platform)
+def test_missing_platform_variables_stop_the_job(run_script, ai_platform, missing):
+    env = dict(ai_platform)
     env.pop(missing)
     result = run_script("train_and_merge.sh", env=env, check=False)
     assert result.returncode == 2

@@ -6,11 +6,10 @@ llamafactory-cli: its own per-rank folder, and no merge."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from tutorial_fixtures import free_port
 import yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -26,22 +25,7 @@ LAUNCHER = ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_A
             "WORLD_SIZE")
 
 
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
-
-@pytest.fixture
-def platform(tmp_path):
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
-    for name in ("scow_identity.json", "dataset_info.json"):
-        shutil.copy(DATASET / name, dataset / name)
-    work = tmp_path / "workdir"
-    work.mkdir()
-    return {"SCOW_AI_MODEL_PATH": str(tmp_path / "model"), "SCOW_AI_DATASET_PATH": str(dataset),
-            "WORK_DIR": str(work)}
 
 
 def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
@@ -57,13 +41,13 @@ def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
     return {"PATH": f"{stub}:{env_bin}:/usr/bin:/bin"}, record
 
 
-def test_one_node_job_trains_into_rank_0_and_merges(run_script, platform):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), platform["SCOW_AI_MODEL_PATH"],
+def test_one_node_job_trains_into_rank_0_and_merges(run_script, ai_platform):
+    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
-    env = platform | {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "RANK": "0", "WORLD_SIZE": "1",
+    env = ai_platform | {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "RANK": "0", "WORLD_SIZE": "1",
                       "NPROC_PER_NODE": "1"}
     result = run_script("train_multinode.sh", *CPU, env=env, timeout=900)
-    work = Path(platform["WORK_DIR"])
+    work = Path(ai_platform["WORK_DIR"])
     assert "node 0 of 1, 1 processes on this node, master 127.0.0.1:" in result.stdout
     assert "Process rank: 0, world size: 1" in result.output and "distributed training: True" in result.output
     assert sorted(p.name for p in work.iterdir()) == ["merged", "rank-0"]
@@ -72,22 +56,22 @@ def test_one_node_job_trains_into_rank_0_and_merges(run_script, platform):
     assert json.loads((adapter / "trainer_state.json").read_text())["global_step"] == 2
     merged = work / "merged" / "scow-identity"
     assert result.stdout.splitlines()[-1] == f"merged model: {merged}"
-    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), platform["SCOW_AI_MODEL_PATH"],
+    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     reply = json.loads(answer.stdout.strip().splitlines()[-1])
     assert reply["new_tokens"] > 0 and reply["max_weight_change"] > 0
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
-def test_two_node_job_each_rank_its_own_folder_only_rank_0_merges(run_script, platform, tutorial, tmp_path, rank):
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
+def test_two_node_job_each_rank_its_own_folder_only_rank_0_merges(run_script, ai_platform, tutorial, tmp_path, rank):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
-    env = platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": rank,
+    env = ai_platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": rank,
                              "WORLD_SIZE": "2", "NPROC_PER_NODE": "2"}
     result = run_script("train_multinode.sh", env=env)
     calls = record.read_text().splitlines()
-    work = platform["WORK_DIR"]
+    work = ai_platform["WORK_DIR"]
     assert calls[0].startswith("args: train ") and f"output_dir={work}/rank-{rank}/lora" in calls[0]
     launcher = set(calls[1].split())
     assert {"FORCE_TORCHRUN=1", "NNODES=2", f"NODE_RANK={rank}", "NPROC_PER_NODE=2", "MASTER_ADDR=job-master-0.job",
@@ -103,9 +87,9 @@ def test_two_node_job_each_rank_its_own_folder_only_rank_0_merges(run_script, pl
 
 
 @pytest.mark.parametrize("missing", ["MASTER_ADDR", "RANK", "WORLD_SIZE"])
-def test_without_distributed_training_it_says_so(run_script, platform, tutorial, tmp_path, missing):
+def test_without_distributed_training_it_says_so(run_script, ai_platform, tutorial, tmp_path, missing):
     path, record = stub_cli(tmp_path, tutorial.env / "bin")
-    env = platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": "0",
+    env = ai_platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": "0",
                              "WORLD_SIZE": "2"}
     env.pop(missing)
     result = run_script("train_multinode.sh", env=env, check=False)
@@ -114,11 +98,11 @@ def test_without_distributed_training_it_says_so(run_script, platform, tutorial,
     assert not record.exists()
 
 
-def test_configs_parse_and_match_tutorial_10(run_script, platform, tutorial):
-    Path(platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    model = f"model_name_or_path={platform['SCOW_AI_MODEL_PATH']}"
+def test_configs_parse_and_match_tutorial_10(run_script, ai_platform, tutorial):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    model = f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}"
     result = run_script(str(FIXTURES / "t10_parse_configs.py"),
-                        "train", "sft.yaml", model, f"dataset_dir={platform['SCOW_AI_DATASET_PATH']}",
+                        "train", "sft.yaml", model, f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}",
                         "output_dir=out", "bf16=false",
                         "+", "export", "merge.yaml", model, "adapter_name_or_path=out", "export_dir=merged")
     train, merge = json.loads(result.stdout.strip().splitlines()[-1])

@@ -200,3 +200,28 @@ def search_probes() -> list[tuple[str, str, str]]:
                 for lang, queries in ast.literal_eval(node.value).items():
                     probes += [(lang, q, f"tutorials/{folder.path.name}/") for q in queries]
     return probes
+
+
+def free_port() -> str:
+    """A free TCP port on 127.0.0.1 (for MASTER_PORT and the like)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+@pytest.fixture
+def ai_platform(tmp_path) -> dict[str, str]:
+    """What a SCOW AI app or training job has: Tutorial 5's dataset folder attached
+    (``SCOW_AI_DATASET_PATH``), a model folder for the test to fill (``SCOW_AI_MODEL_PATH``, not created) and
+    an existing ``WORK_DIR``. Pass it as ``run_script(..., env=ai_platform)``."""
+    dataset = tmp_path / "dataset"
+    datasets_tutorial = registry()[5].path
+    dataset.mkdir()
+    for name in ("dataset_info.json", *(p.name for p in datasets_tutorial.glob("*.json"))):
+        shutil.copy(datasets_tutorial / name, dataset / name)
+    work = tmp_path / "workdir"
+    work.mkdir()
+    return {"SCOW_AI_MODEL_PATH": str(tmp_path / "model"), "SCOW_AI_DATASET_PATH": str(dataset),
+            "WORK_DIR": str(work)}
