@@ -9,14 +9,13 @@ instead of twenty (6 steps), fp32 instead of bf16 (CPU) and a loss line every st
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from mkdocs.config import load_config
 
-from tutorial_fixtures import ROOT, registry
+from tutorial_fixtures import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
@@ -28,14 +27,11 @@ def answers(output: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def platform(tmp_path, run_script):
-    """The app's environment: a tiny model, Tutorial 5's dataset folder and a WORK_DIR."""
-    dataset = tmp_path / "dataset"
-    shutil.copytree(registry()[5].path, dataset, ignore=shutil.ignore_patterns("*.md", "*.sh"))
-    model = tmp_path / "model"
-    run_script(str(FIXTURES / "t09_tiny_qwen2.py"), str(model), str(dataset / FACTS["identity_file"]))
-    return {"SCOW_AI_MODEL_PATH": str(model), "SCOW_AI_DATASET_PATH": str(dataset),
-            "WORK_DIR": str(tmp_path / "workdir")}
+def platform(ai_platform, run_script):
+    """The app's environment (Tutorial 5's dataset attached, a WORK_DIR) with a tiny model attached."""
+    dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
+    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"], str(dataset / FACTS["identity_file"]))
+    return ai_platform
 
 
 def test_train_ask_merge_end_to_end(tutorial, platform, run_script):

@@ -73,7 +73,7 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
 
 
 def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
+    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
     env = ai_platform | {"NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
                       "MASTER_PORT": free_port()}

@@ -34,7 +34,7 @@ def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
 
 
 def test_train_and_merge_end_to_end(run_script, ai_platform):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
+    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
     result = run_script("train_and_merge.sh", *CPU, env=ai_platform, timeout=900)
     work = Path(ai_platform["WORK_DIR"])

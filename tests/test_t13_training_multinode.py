@@ -42,7 +42,7 @@ def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
 
 
 def test_one_node_job_trains_into_rank_0_and_merges(run_script, ai_platform):
-    run_script(str(FIXTURES / "t10_tiny_qwen.py"), ai_platform["SCOW_AI_MODEL_PATH"],
+    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(DATASET / "scow_identity.json"))
     env = ai_platform | {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "RANK": "0", "WORLD_SIZE": "1",
                       "NPROC_PER_NODE": "1"}

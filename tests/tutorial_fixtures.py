@@ -219,8 +219,8 @@ def ai_platform(tmp_path) -> dict[str, str]:
     dataset = tmp_path / "dataset"
     datasets_tutorial = registry()[5].path
     dataset.mkdir()
-    for name in ("dataset_info.json", *(p.name for p in datasets_tutorial.glob("*.json"))):
-        shutil.copy(datasets_tutorial / name, dataset / name)
+    for path in datasets_tutorial.glob("*.json"):  # the dataset file and dataset_info.json
+        shutil.copy(path, dataset / path.name)
     work = tmp_path / "workdir"
     work.mkdir()
     return {"SCOW_AI_MODEL_PATH": str(tmp_path / "model"), "SCOW_AI_DATASET_PATH": str(dataset),
