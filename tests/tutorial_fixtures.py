@@ -106,8 +106,10 @@ def workdir(tutorial, tmp_path) -> Path:
     return work
 
 
-def isolated_env(home: Path, env_bin: Path | None, extra: dict[str, str] | None) -> dict[str, str]:
-    """A reader's shell on a compute node: own HOME, caches inside it, offline, no GPU, no proxy."""
+def isolated_env(home: Path, env_bin: Path | None, extra: dict[str, str] | None,
+                 gpu: bool = False) -> dict[str, str]:
+    """A reader's shell on a compute node: own HOME, caches inside it, offline, no GPU (unless ``gpu``:
+    then the machine's GPUs stay visible, for tests marked ``gpu``), no proxy."""
     keep = {k: v for k, v in os.environ.items()
             if k in {"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SLURM_CONF", "CI", "USER", "LOGNAME"}}
     env = dict(
@@ -123,12 +125,16 @@ def isolated_env(home: Path, env_bin: Path | None, extra: dict[str, str] | None)
         MODELSCOPE_CACHE=str(home / ".cache" / "modelscope"),
         TORCH_HOME=str(home / ".cache" / "torch"),
         TILELANG_CACHE_DIR=str(home / ".cache" / "tilelang"),
-        CUDA_VISIBLE_DEVICES="",
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="2",
         TOKENIZERS_PARALLELISM="false",
         DO_NOT_TRACK="1",
     )
+    if gpu:
+        if "CUDA_VISIBLE_DEVICES" in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    else:
+        env["CUDA_VISIBLE_DEVICES"] = ""
     if env_bin is not None:
         env["PATH"] = f"{env_bin}:{env.get('PATH', '/usr/bin:/bin')}"
         env["VIRTUAL_ENV"] = str(env_bin.parent)
@@ -148,10 +154,11 @@ def run_script(tutorial, workdir, tmp_path):
     home.mkdir(exist_ok=True)
 
     def run(name: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 600, check: bool = True) -> Finished:
+            input: str | None = None, timeout: float = 600, check: bool = True, gpu: bool = False) -> Finished:
         """Run a published file or an environment's program as a reader would; see the module docstring.
 
-        ``check=True`` fails the test with the program's output when it exits non-zero."""
+        ``check=True`` fails the test with the program's output when it exits non-zero; ``gpu=True`` keeps the
+        machine's GPUs visible (only in tests marked ``@pytest.mark.gpu``)."""
         cwd = Path(cwd or workdir)
         has_env = (tutorial.folder / "requirements.txt").exists()
         env_bin = tutorial.env / "bin" if has_env else None
@@ -171,7 +178,7 @@ def run_script(tutorial, workdir, tmp_path):
         try:
             result = subprocess.run(command + [str(a) for a in args], cwd=cwd, input=input, text=True,
                                     capture_output=True, timeout=timeout, check=False,
-                                    env=isolated_env(home, env_bin, env))
+                                    env=isolated_env(home, env_bin, env, gpu))
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"{name} {' '.join(map(str, args))} ran longer than {timeout} s:\n"
                         f"{exc.stdout or ''}{exc.stderr or ''}", pytrace=False)
@@ -225,3 +232,55 @@ def ai_platform(tmp_path) -> dict[str, str]:
     work.mkdir()
     return {"SCOW_AI_MODEL_PATH": str(tmp_path / "model"), "SCOW_AI_DATASET_PATH": str(dataset),
             "WORK_DIR": str(work)}
+
+
+def gpu_present() -> str | None:
+    """None when an NVIDIA GPU and its driver answer (``nvidia-smi -L`` lists one), else why not."""
+    if shutil.which("nvidia-smi") is None:
+        return "no NVIDIA GPU here (nvidia-smi not found); run these on a GPU node with `make verify-gpu`"
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"nvidia-smi failed ({exc})"
+    if out.returncode != 0 or "GPU " not in out.stdout:
+        return f"nvidia-smi -L lists no GPU (exit {out.returncode}): {(out.stdout + out.stderr).strip()[:200]}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip with the reason where no GPU is present; they are never faked."""
+    reason = None
+    for item in items:
+        if item.get_closest_marker("gpu") is None:
+            continue
+        if reason is None:
+            reason = gpu_present() or ""
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def other_tutorial(number: int) -> Tutorial:
+    """Another tutorial (its folder and environment), for a test that uses its files: never build its path."""
+    folder = registry().get(number)
+    if folder is None:
+        pytest.fail(f"no tutorial {number} in docs/tutorials/", pytrace=False)
+    return Tutorial(folder.number, folder.path.name, folder.path)
+
+
+RECORD = os.environ.get("TUTORIAL_RECORD") == "1"
+
+
+def record_or_compare(path: Path, actual: str, same=None) -> None:
+    """The one way to keep an output a page shows: with ``TUTORIAL_RECORD=1`` write ``actual`` to ``path``
+    (a committed file next to the page); otherwise fail unless ``same(recorded, actual)`` (default: equal)."""
+    if RECORD:
+        path.write_text(actual, encoding="utf-8")
+        return
+    if not path.exists():
+        pytest.fail(f"{path}: no recorded output; run this test once with TUTORIAL_RECORD=1", pytrace=False)
+    recorded = path.read_text(encoding="utf-8")
+    ok = (recorded == actual) if same is None else same(recorded, actual)
+    if not ok:
+        pytest.fail(f"{path} no longer matches what the script prints; if the change is intended, "
+                    f"re-record with TUTORIAL_RECORD=1.\n--- recorded\n{recorded[-2000:]}\n--- now\n"
+                    f"{actual[-2000:]}", pytrace=False)
