@@ -20,7 +20,7 @@ from common import mkdocs_build  # noqa: E402
 sys.path.insert(0, str(ROOT / "overrides" / "hooks"))  # site_registry: what a tutorial is
 import site_registry  # noqa: E402
 
-pytest_plugins = ["tutorial_fixtures", "slurm_fixtures"]  # tutorial, workdir, run_script; slurm: see both modules
+pytest_plugins = ["tutorial_fixtures", "slurm_fixtures", "page_walk"]  # see each module's docstring
 
 SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
 

@@ -4,6 +4,8 @@
   strictly, validated against the card schema (``site_schema.FIELDS``) and compared once
   (``site_registry.load``); the other hooks read that registry.
 * ``{{ facts.KEY }}`` / ``{{ files_url }}`` are substituted in every page (``site_frontmatter``).
+* Every shell block a reader types on a tutorial page says where it runs (``site_blocks``); the build stops on
+  one without a marker and strips the markers.
 * A tutorial page gets its card, in its language, as ``page.meta.tutorial_view``
   (``overrides/partials/tutorial-card.html``), and every page its last-updated date from git.
 
@@ -18,6 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import site_blocks
 import site_registry
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
@@ -67,6 +70,11 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
             raise FrontMatterError(f"{rel}: not a registered tutorial page (folder docs/tutorials/NN-slug/).")
         page.meta.update(tutorial.meta[lang])
         page.meta["tutorial_view"] = card_view(tutorial, lang, page, files)
+        found = site_blocks.problems(Path(page.file.abs_src_path).read_text(encoding="utf-8"),
+                                     site_blocks.REQUIRED)
+        if found:
+            raise FrontMatterError(f"{rel}: " + f"\n{rel}: ".join(found))
+        markdown = site_blocks.strip(markdown)
     elif read_front_matter(Path(page.file.abs_src_path), rel).get("tutorial"):
         raise FrontMatterError(
             f"{rel}: has a 'tutorial' card but is not a tutorial page. Tutorial pages live at "
