@@ -243,7 +243,7 @@ class Walk:
         self.background, self.after, self.env = set(background), dict(after or {}), dict(env or {})
         self.gpus, self.gpu_name, self.timeout, self.slurm = gpus, gpu_name, timeout, slurm
         self.home = root / "home" / "reader"
-        self.work_dir = self.home / "scow" / "ai" / "appData" / f"{tutorial.slug}-job"
+        self.work_dir = self.home / "scow" / "ai" / "appData" / f"job-{tutorial.number:02d}"
         self.record = root / "record"
         self.bin = root / "standins"
         for path in (self.home, self.work_dir, self.record, self.bin):
@@ -293,8 +293,11 @@ class Walk:
             if folder is not None:
                 argv += ["--ro-bind", str(folder), f"/mnt/scow/{name}"]
         cache = Path(subprocess.run([self.uv, "cache", "dir"], capture_output=True, text=True).stdout.strip())
-        if cache.is_dir():
-            argv += ["--ro-bind", str(cache), str(cache)]
+        # The image's Python interpreter (and uv's cache) may live under the test machine's /root, which the
+        # container's own fresh ~ covers: they stay visible, as the image's files are.
+        for path, how in ((cache, "--bind"), (Path(sys.base_prefix), "--ro-bind")):
+            if path.is_dir() and Path("/root") in path.parents:
+                argv += [how, str(path), str(path)]
         return argv
 
     def offline_net(self) -> int:
