@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
+import site_schema
 from conftest import LANGS, registry, tutorial_dirs
 
-LABELS = {"zh": ["平台", "资源", "预计用时", "镜像", "模型", "数据集", "前置教程", "目标", "参考资料", "验证情况"],
-          "en": ["Platform", "Resources", "Estimated time", "Image", "Model", "Dataset", "Prerequisites",
-                 "Goal", "References", "Verified"]}
+# Every field the schema puts on the card, in its order: a field the template does not render fails here.
+LABELS = {lang: [f.label[lang] for f in site_schema.card_fields()] for lang in LANGS}
 
 
 def soup_of(path):

@@ -20,6 +20,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 from site_registry import DEFAULT_LANG, LANGS, STATE
+from site_schema import FIELDS, catalog_fields
 from site_text import TEXT, resources_text
 
 CATALOG_MARKER = "<!-- tutorial-catalog -->"
@@ -36,7 +37,10 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
 
 
 def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
+    """One table per section: number, title and description, then a column per field declared ``catalog``."""
     t = TEXT[lang]
+    columns = catalog_fields()
+    head = [t["catalog_number"], t["catalog_tutorial"]] + [f.label[lang] for f in columns]
     by_section: dict[str, list] = {}
     for tutorial in site_registry.current().values():
         by_section.setdefault(tutorial.card[lang]["section"], []).append(tutorial)
@@ -45,14 +49,13 @@ def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
         entries = by_section.get(section["id"])
         if not entries:
             continue
-        out += [f"### {section[lang]} {{#catalog-{section['id']}}}\n", t["catalog_head"], "|---|---|---|---|---|"]
+        out += [f"### {section[lang]} {{#catalog-{section['id']}}}\n", "| " + " | ".join(head) + " |",
+                "|" + "---|" * len(head)]
         for tutorial in entries:
             meta, card = tutorial.meta[lang], tutorial.card[lang]
-            out.append(
-                f"| {card['number']} | [{meta['title']}]({tutorial.src['zh']})<br>{meta['description']} "
-                f"| {t['platform'][card['platform']]} | {resources_text(card['resources'], lang)} "
-                f"| {t['minutes'].format(m=card['time'])} |"
-            )
+            cells = [str(card["number"]), f"[{meta['title']}]({tutorial.src['zh']})<br>{meta['description']}"]
+            cells += [str(f.shown(card[f.name], lang)) for f in columns]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -102,6 +105,10 @@ def catalog_json(config: MkDocsConfig) -> dict[str, Any]:
             "verified": {k: card["verified"][k] for k in ("ci", "slurm", "gpu")},
             "tags": tags,
         })
+        for field in FIELDS:  # every other card field, as declared: shared ones once, the others per language
+            if field.name not in entries[-1] and field.name not in ("number", "section"):
+                entries[-1][field.name] = (card[field.name] if field.shared
+                                           else {lang: tutorial.card[lang][field.name] for lang in LANGS})
     return {"schema": 1, "site_url": base, "languages": list(LANGS), "tutorials": entries}
 
 

@@ -1,6 +1,6 @@
 """What a tutorial is, decided once: a folder ``docs/tutorials/NN-slug/`` (two-digit number, lowercase ASCII
 slug) holding ``index.md`` (Chinese) and ``index.en.md`` (English). The build hooks, the tools and the tests
-all find tutorials through ``discover``; the hooks add the parsed, validated pages (``registry.py``)."""
+all find tutorials through ``discover``; ``load`` adds the parsed, validated pages for the build."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def load(config) -> dict[int, Tutorial]:
             src[lang] = f"tutorials/{folder.slug}/{PAGE_NAMES[lang]}"
             rel = f"{docs.name}/{src[lang]}"
             meta[lang] = resolve_values(read_front_matter(folder.page(lang), rel), config, src[lang], rel)
-            card[lang] = validate(meta[lang], rel, number, sections)
+            card[lang] = validate(meta[lang], rel, number, sections, tuple(folders))
         for field, zh, en in disagreements(card["zh"], card["en"]):
             raise FrontMatterError(
                 f"{docs.name}/{src['en']}: front matter field 'tutorial.{field}' is {en!r} but the Chinese page "

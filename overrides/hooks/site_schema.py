@@ -1,8 +1,12 @@
 """The tutorial card, declared once.
 
 ``FIELDS`` lists every field of the ``tutorial:`` mapping in a tutorial page's front matter: its check, whether
-it must be identical in the Chinese and English pages, and the one-line description the README's table shows
-(``tests/test_tutorial_model.py`` checks that table against ``FIELDS``). Adding a field is one entry here."""
+it must be identical in the Chinese and English pages, its label in both languages, how the card shows it
+(``card``: the kind of value the card template renders, None for a field the card does not show), whether the
+home catalog has a column for it (``catalog``), how its value reads in a language (``shown``), and the one-line
+description the README's table shows (``tests/test_tutorial_model.py`` checks that table against ``FIELDS``).
+The card template, the catalog, ``tutorials.json`` and the tests all read ``FIELDS``: adding a field is one
+entry here."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from site_frontmatter import FrontMatterError
+from site_text import TEXT, resources_text
 
 PLATFORMS = ("hpc", "ai", "both")
-MAX_NUMBER = 14
+MAX_NUMBER = 99  # two digits in the folder name; which numbers exist is the folders' business
 _MISSING = object()
 
 
@@ -42,6 +47,7 @@ class Context:
     rel: str            # the file, as messages name it
     folder_number: int  # NN of docs/tutorials/NN-slug/
     sections: tuple[str, ...]
+    numbers: tuple[int, ...] = ()  # the tutorials that exist (prerequisites must name one of them)
 
 
 def _number(v, c: Context):
@@ -82,6 +88,9 @@ def _prerequisites(v, c):
         integer(c.rel, f"tutorial.prerequisites[{i}]", number, 0, MAX_NUMBER)
         if number == c.folder_number:
             fail(c.rel, f"tutorial.prerequisites[{i}]", number, "another tutorial's number, not this one's")
+        if c.numbers and number not in c.numbers:
+            fail(c.rel, f"tutorial.prerequisites[{i}]", number,
+                 "the number of a tutorial that exists (" + ", ".join(map(str, c.numbers)) + ")")
 
 
 def _goal(v, c):
@@ -120,35 +129,53 @@ def _verified(v, c):
     text(c.rel, "tutorial.verified.note", v.get("note"), optional=True, max_len=200)
 
 
+def _as_text(value, lang):
+    return value if value else TEXT[lang]["none"]
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
     shared: bool  # must be identical in both languages
     check: Callable[[Any, Context], None]
     doc: str      # README table
+    label: dict[str, str] | None = None  # {"zh": ..., "en": ...}; None: not shown on the card
+    card: str | None = None   # how the card template shows it: text, code, badge, links, references, verified
+    wide: bool = False        # a row of its own on the card
+    catalog: bool = False     # a column of the home catalog
+    shown: Callable[[Any, str], Any] = _as_text  # the value as it reads in a language (card, catalog)
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("number", True, _number, "0..14, equal to NN in the folder name"),
+    Field("number", True, _number, "0..99, equal to NN in the folder name"),
     Field("section", True, _section, "an id of `extra.sections` in mkdocs.yml (python, pytorch, cv, llm)"),
-    Field("platform", True, _platform, "hpc, ai or both"),
-    Field("image", True, _optional_text("image"), "container image or null; may use `{{ facts.images.KEY }}`"),
-    Field("model", False, _optional_text("model"), "model, text or null"),
-    Field("dataset", False, _optional_text("dataset"), "dataset, text or null"),
-    Field("resources", True, _resources, "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps"),
-    Field("time", True, _time, "minutes"),
-    Field("prerequisites", True, _prerequisites, "other tutorials' numbers, `[]` if none"),
-    Field("goal", False, _goal, "one sentence"),
-    Field("references", False, _references, "non-empty list of `{title, url}`"),
+    Field("platform", True, _platform, "hpc, ai or both", {"zh": "平台", "en": "Platform"}, "badge",
+          catalog=True, shown=lambda v, lang: TEXT[lang]["platform"][v]),
+    Field("resources", True, _resources, "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps",
+          {"zh": "资源", "en": "Resources"}, "text", catalog=True, shown=resources_text),
+    Field("time", True, _time, "minutes", {"zh": "预计用时", "en": "Estimated time"}, "text", catalog=True,
+          shown=lambda v, lang: TEXT[lang]["minutes"].format(m=v)),
+    Field("image", True, _optional_text("image"), "container image or null; may use `{{ facts.images.KEY }}`",
+          {"zh": "镜像", "en": "Image"}, "code"),
+    Field("model", False, _optional_text("model"), "model, text or null", {"zh": "模型", "en": "Model"}, "text"),
+    Field("dataset", False, _optional_text("dataset"), "dataset, text or null", {"zh": "数据集", "en": "Dataset"},
+          "text"),
+    Field("prerequisites", True, _prerequisites, "numbers of tutorials that exist, `[]` if none",
+          {"zh": "前置教程", "en": "Prerequisites"}, "links"),
+    Field("goal", False, _goal, "one sentence", {"zh": "目标", "en": "Goal"}, "text", wide=True),
+    Field("references", False, _references, "non-empty list of `{title, url}`",
+          {"zh": "参考资料", "en": "References"}, "references", wide=True),
     Field("verified", False, _verified,
           "what was executed: `ci` (files the test module runs), `slurm` (batch scripts run under Slurm in CI), "
-          "`gpu` (null, or `{date, hardware, record}` of a real run), `note` (one line, per language)"),
+          "`gpu` (null, or `{date, hardware, record}` of a real run, the record written by `make verify-gpu`), "
+          "`note` (one line, per language)", {"zh": "验证情况", "en": "Verified"}, "verified", wide=True),
 )
 # Parts of a field that must agree across languages although the field as a whole need not.
 SHARED_PARTS = {"verified": ("ci", "slurm", "gpu")}
 
 
-def validate(meta: dict[str, Any], rel: str, folder_number: int, sections: list[str]) -> dict[str, Any]:
+def validate(meta: dict[str, Any], rel: str, folder_number: int, sections: list[str],
+             numbers: tuple[int, ...] = ()) -> dict[str, Any]:
     """Check a tutorial page's front matter (title, description, card); return its ``tutorial`` card."""
     text(rel, "title", meta.get("title", _MISSING), max_len=80)
     text(rel, "description", meta.get("description", _MISSING), min_len=20, max_len=200)
@@ -159,7 +186,7 @@ def validate(meta: dict[str, Any], rel: str, folder_number: int, sections: list[
     for key in card:
         if key not in names:
             fail(rel, f"tutorial.{key}", card[key], f"no such field; allowed fields: {', '.join(sorted(names))}")
-    context = Context(rel, folder_number, tuple(sections))
+    context = Context(rel, folder_number, tuple(sections), tuple(numbers))
     for field in FIELDS:
         if field.name not in card:
             fail(rel, f"tutorial.{field.name}", _MISSING, "a value (use null for image/model/dataset if none)")
@@ -185,3 +212,12 @@ def readme_table() -> str:
         shared = "yes" if field.shared else ("partly" if field.name in SHARED_PARTS else "no")
         rows.append(f"| `{field.name}` | {shared} | {field.doc} |")
     return "\n".join(rows)
+
+
+def card_fields() -> list[Field]:
+    """The fields the card shows, in the card's order."""
+    return [f for f in FIELDS if f.card]
+
+
+def catalog_fields() -> list[Field]:
+    return [f for f in FIELDS if f.catalog]

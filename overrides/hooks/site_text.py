@@ -1,4 +1,5 @@
-"""The words the hooks write into pages, in each language (card labels, catalog, verification line)."""
+"""The words the hooks write into pages, in each language (catalog, card values, verification line); the card's
+field labels are declared with the fields (``site_schema.FIELDS``)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,8 @@ TEXT = {
         "minutes": "约 {m} 分钟",
         "tutorial": "教程 {n}",
         "none": "无",
-        "labels": {
-            "platform": "平台", "image": "镜像", "model": "模型", "dataset": "数据集",
-            "resources": "资源", "time": "预计用时", "prerequisites": "前置教程", "goal": "目标",
-            "references": "参考资料", "card": "教程信息", "verified": "验证情况",
-        },
-        "catalog_head": "| 编号 | 教程 | 平台 | 资源 | 预计用时 |",
+        "card_label": "教程信息",
+        "catalog_number": "编号", "catalog_tutorial": "教程",
         "verified": {
             "ci": "CI 在 CPU 上运行 {files}", "no_ci": "CI 不运行本页的代码", "join": "、",
             "sep_open": "（", "sep_close": "）", "sep": "；", "end": "。",
@@ -34,12 +31,8 @@ TEXT = {
         "minutes": "about {m} min",
         "tutorial": "Tutorial {n}",
         "none": "None",
-        "labels": {
-            "platform": "Platform", "image": "Image", "model": "Model", "dataset": "Dataset",
-            "resources": "Resources", "time": "Estimated time", "prerequisites": "Prerequisites",
-            "goal": "Goal", "references": "References", "card": "Tutorial card", "verified": "Verified",
-        },
-        "catalog_head": "| No. | Tutorial | Platform | Resources | Time |",
+        "card_label": "Tutorial card",
+        "catalog_number": "No.", "catalog_tutorial": "Tutorial",
         "verified": {
             "ci": "CI runs {files} on CPU", "no_ci": "CI runs no code of this page", "join": ", ",
             "sep_open": " (", "sep_close": ")", "sep": ". ", "end": ".",

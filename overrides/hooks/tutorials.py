@@ -28,7 +28,8 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 from site_frontmatter import FrontMatterError, read_front_matter, substitute
 from site_registry import PAGE_RE, STATE
-from site_text import TEXT, resources_text
+from site_schema import card_fields
+from site_text import TEXT
 
 _git_dates: dict[str, str | None] = {}
 
@@ -118,29 +119,27 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
 
 
 def card_view(tutorial, lang: str, page: Page, files: Files) -> dict[str, Any]:
-    """Display strings of the tutorial card, in the page's language."""
+    """The card in the page's language: one row per field that ``site_schema.FIELDS`` puts on the card, each
+    with its label, the kind of value the template renders and the value as it reads in this language."""
     t, card = TEXT[lang], tutorial.card[lang]
     registry = site_registry.current()
-    prereqs = []
-    for number in card["prerequisites"]:
-        target = registry.get(number)
-        file = files.get_file_from_path(target.src[lang]) if target else None
-        prereqs.append({"label": t["tutorial"].format(n=number),
-                        "url": file.url_relative_to(page.file) if file else None})
-    return {
-        "labels": t["labels"],
-        "number": card["number"],
-        "platform": t["platform"][card["platform"]],
-        "platform_id": card["platform"],
-        "image": card["image"],
-        "model": card["model"] or t["none"],
-        "dataset": card["dataset"] or t["none"],
-        "resources": resources_text(card["resources"], lang),
-        "time": t["minutes"].format(m=card["time"]),
-        "prerequisites": prereqs,
-        "none": t["none"],
-        "goal": card["goal"],
-        "references": card["references"],
-        "verified_text": t["verified"],
-        "verified": verified_lines(card["verified"], lang, page, files, f"tutorials/{tutorial.slug}"),
-    }
+    rows = []
+    for field in card_fields():
+        value = card[field.name]
+        if field.card == "links":  # other tutorials, linked in this language
+            shown = []
+            for number in value:
+                target = registry.get(number)
+                file = files.get_file_from_path(target.src[lang]) if target else None
+                shown.append({"label": t["tutorial"].format(n=number),
+                              "url": file.url_relative_to(page.file) if file else None})
+        elif field.card == "verified":
+            shown = verified_lines(value, lang, page, files, f"tutorials/{tutorial.slug}")
+        elif field.card in ("references", "code"):
+            shown = value
+        else:
+            shown = field.shown(value, lang)
+        rows.append({"name": field.name, "label": field.label[lang], "kind": field.card, "wide": field.wide,
+                     "platform": card["platform"], "value": shown})
+    return {"number": card["number"], "card_label": t["card_label"], "none": t["none"], "rows": rows,
+            "verified_text": t["verified"]}
