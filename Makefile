@@ -45,7 +45,12 @@ test: system envs
 clean:
 	rm -rf site $(VENV) .envs .pytest_cache
 
-.PHONY: bundle benchmark
+.PHONY: bundle benchmark verify-gpu
+# On a GPU node: run the GPU tests and Tutorial 14's bench.py, write docs/tutorials/*/gpu-record.json and point the
+# cards at them (tools/verify_gpu.py). ONLY="14 07" limits it to some tutorials.
+verify-gpu: system envs
+	$(PY) tools/verify_gpu.py $(if $(ONLY),--only "$(ONLY)")
+
 bundle: $(VENV)/.site-deps
 	$(PY) tools/bundle.py --out build
 

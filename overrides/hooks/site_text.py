@@ -19,7 +19,10 @@ TEXT = {
             "ci": "CI 在 CPU 上运行 {files}", "no_ci": "CI 不运行本页的代码", "join": "、",
             "sep_open": "（", "sep_close": "）", "sep": "；", "end": "。",
             "slurm": "{files} 在 CI 的 Slurm 中作为批处理作业运行",
-            "no_gpu": "尚未在 GPU 上运行", "gpu": "{date} 在 {hardware} 上运行过", "record": "运行记录",
+            "no_gpu": "尚未在 GPU 上运行", "gpu": "{date} 在 {hardware} 上运行过",
+            "gpu_stale": "{date} 在 {hardware} 上运行过的是本页文件的旧版本，当前版本尚未在 GPU 上运行",
+            "gpu_failed": "{date} 在 {hardware} 上运行过，{total} 项 GPU 测试中有 {failed} 项失败",
+            "record": "运行记录",
         },
     },
     "en": {
@@ -37,7 +40,11 @@ TEXT = {
             "ci": "CI runs {files} on CPU", "no_ci": "CI runs no code of this page", "join": ", ",
             "sep_open": " (", "sep_close": ")", "sep": ". ", "end": ".",
             "slurm": "{files} ran as a batch job under Slurm in CI",
-            "no_gpu": "Not yet run on a GPU", "gpu": "Ran on {hardware} on {date}", "record": "the run's record",
+            "no_gpu": "Not yet run on a GPU", "gpu": "Ran on {hardware} on {date}",
+            "gpu_stale": "An older version of this page's files ran on {hardware} on {date}; the current version has "
+                         "not yet run on a GPU",
+            "gpu_failed": "Ran on {hardware} on {date}: {failed} of {total} GPU tests failed",
+            "record": "the run's record",
         },
     },
 }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import site_blocks
+import site_records
 import site_registry
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
@@ -113,7 +114,15 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
         record = files.get_file_from_path(f"{folder}/{gpu['record']}")
         if record is None:
             raise FrontMatterError(f"docs/{folder}: verified.gpu.record '{gpu['record']}' is not a file of the tutorial")
-        lines.append({"text": t["gpu"].format(date=gpu["date"], hardware=gpu["hardware"]),
+        try:
+            run = site_records.read_record(Path(record.abs_src_path))
+        except ValueError as exc:
+            raise FrontMatterError(f"docs/{folder}: verified.gpu.record: {exc}") from None
+        failed = [t for t in run["tests"] if t.get("outcome") not in ("passed", "skipped")]
+        key = ("gpu_stale" if site_records.stale_files(Path(record.abs_src_path).parent, run)
+               else "gpu_failed" if failed else "gpu")
+        lines.append({"text": t[key].format(date=gpu["date"], hardware=gpu["hardware"], failed=len(failed),
+                                            total=len(run["tests"])),
                       "link": record.url_relative_to(page.file), "link_text": t["record"]})
     return lines
 
