@@ -451,7 +451,8 @@ class Walk:
         code = step.block.code.replace("{{ files_url }}", f"{self.server.url}site/{self.files_path()}")
         from conftest import load_config_for_tests
 
-        code = site_frontmatter.substitute(code, _config(load_config_for_tests), "", str(self.page))
+        code = site_frontmatter.substitute(code, _config(load_config_for_tests), f"{self.files_path()}index.md",
+                                          str(self.page))
         for placeholder, value in self.typed.items():
             code = code.replace(placeholder, str(value))
         left = placeholders(code)

@@ -112,7 +112,7 @@ def test_build_fails_on_missing_include(project_copy, tmp_path):
 def test_facts_are_substituted(built):
     facts = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
     assert facts["torch"], "extra.facts.torch must be defined"
-    leftovers = [p for p in built.html_files() if re.search(r"\{\{\s*(facts\.|files_url)", p.read_text(encoding="utf-8"))]
+    leftovers = [p for p in built.html_files() if re.search(r"\{\{\s*(facts\.|pin\.|files_url)", p.read_text(encoding="utf-8"))]
     assert not leftovers, f"unsubstituted placeholders in {leftovers}"
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from mkdocs.config import load_config
 
+import site_blocks
+import site_frontmatter
 import site_schema
 from conftest import ROOT, registry
 from tutorial_fixtures import EXECUTABLE_SUFFIXES, module_name, published_files
@@ -117,21 +119,100 @@ def fact_values(tree, prefix="") -> dict[str, str]:
     return out
 
 
+def copied_values(tutorial) -> dict[str, str]:
+    """Every fact (any key of extra.facts) and every pinned version that a value could be copied from."""
+    facts = fact_values(load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"])
+    values = {f"facts.{k}": v for k, v in facts.items() if len(v) >= 4}
+    for other in TUTORIALS.values():
+        reqs = other.folder / "requirements.txt"
+        if reqs.exists():
+            for name, version in site_frontmatter.pins(reqs).items():
+                if version.count(".") >= 2:
+                    values[f"{other.slug}/requirements.txt {name}"] = version
+    return values
+
+
+def sources_of(tutorial) -> list[Path]:
+    """The tutorial's test module and the fixtures only it names."""
+    main = module_path(tutorial)
+    paths = [main] if main.exists() else []
+    text = main.read_text(encoding="utf-8") if main.exists() else ""
+    paths += [p for p in sorted((TESTS / "fixtures").glob("*.py")) if p.stem in text]
+    return paths
+
+
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
 def test_tests_read_facts_instead_of_copying_them(tutorial):
-    """Versions and names that are facts come from extra.facts (load_config) or the published files."""
-    facts = fact_values(load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"])
-    watched = {k: v for k, v in facts.items() if k in {"torch", "torchvision", "miniconda_installer"}}
-    source = module_path(tutorial).read_text(encoding="utf-8") if module_path(tutorial).exists() else ""
-    copied = {k: v for k, v in watched.items() if re.search(rf"['\"]{re.escape(v)}['\"]", source)}
-    assert not copied, f"tests/{module_path(tutorial).name} copies facts {copied}: read them from extra.facts"
+    """Versions, names and ids that are facts or pins come from extra.facts (load_config), the published
+    requirements.txt or the published files: a test that copies one keeps passing when the fact changes."""
+    watched = copied_values(tutorial)
+    for path in sources_of(tutorial):
+        source = path.read_text(encoding="utf-8")
+        literals = {n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant)
+                    and isinstance(n.value, str)}
+        copied = {k: v for k, v in watched.items() if any(v == lit or f"=={v}" in lit or f" {v} " in f" {lit} "
+                                                          for lit in literals)}
+        assert not copied, (f"tests/{path.relative_to(TESTS)} copies {copied}: read the fact from extra.facts "
+                            "(load_config) or the pin from the tutorial's requirements.txt")
 
 
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
-def test_tests_do_not_build_their_own_folder_path(tutorial):
-    source = module_path(tutorial).read_text(encoding="utf-8") if module_path(tutorial).exists() else ""
-    assert tutorial.slug not in source, (f"tests/{module_path(tutorial).name} names its folder {tutorial.slug}: "
-                                         "use the tutorial / workdir fixtures")
+def test_tests_do_not_build_tutorial_paths(tutorial):
+    """No test names a tutorial folder: its own comes from the fixtures, another's from other_tutorial(n)."""
+    for path in sources_of(tutorial):
+        source = path.read_text(encoding="utf-8")
+        named = [t.slug for t in TUTORIALS.values() if t.slug in source]
+        assert not named, (f"tests/{path.relative_to(TESTS)} names {named}: use the tutorial / workdir fixtures "
+                           "for its own folder and other_tutorial(N) (tests/tutorial_fixtures.py) for another's")
+
+
+def page_blocks(tutorial, lang="zh"):
+    return site_blocks.shell_blocks(tutorial.page(lang).read_text(encoding="utf-8")) if hasattr(tutorial, "page") \
+        else site_blocks.shell_blocks((tutorial.folder / ("index.md" if lang == "zh" else "index.en.md"))
+                                      .read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
+def test_every_page_with_shell_steps_is_walked(tutorial):
+    """A page whose blocks run somewhere has a walk test, in both languages (tests/page_walk.py)."""
+    runnable = [b for b in page_blocks(tutorial) if b.node]
+    if not runnable:
+        return
+    tree = parsed(tutorial)
+    calls = {getattr(n.func, "attr", getattr(n.func, "id", None)) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert "page_walk" in calls and "same_blocks" in calls, (
+        f"tests/{module_path(tutorial).name} does not walk docs/tutorials/{tutorial.slug}/index.md "
+        f"({len(runnable)} blocks run on a node): add a test that calls page_walk(...).run() and "
+        "page_walk.same_blocks('en')")
+
+
+@pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
+def test_page_versions_come_from_the_pins(tutorial):
+    """A version the tutorial's requirements.txt pins is written {{ pin.NAME }} on its pages, never copied."""
+    reqs = tutorial.folder / "requirements.txt"
+    if not reqs.exists():
+        return
+    copied = []
+    for lang in ("zh", "en"):
+        page = tutorial.folder / ("index.md" if lang == "zh" else "index.en.md")
+        text = re.sub(r"\{\{.*?\}\}", "", page.read_text(encoding="utf-8"))
+        text = re.sub(r'--8<-- "[^"]*"', "", text)
+        for name, version in site_frontmatter.pins(reqs).items():
+            if version.count(".") >= 2 and re.search(rf"(?<![\w.]){re.escape(version)}(?![\w.])", text):
+                copied.append(f"{page.name}: {name} {version}")
+    assert not copied, (f"docs/tutorials/{tutorial.slug}: {copied}: write {{{{ pin.NAME }}}} (the version in "
+                        "requirements.txt) so that one edit of requirements.txt changes the page too")
+
+
+def test_version_facts_agree_with_the_pins():
+    """Facts that restate a pinned version: the LLaMA-Factory image's tag and Tutorial 14's CUDA release."""
+    facts = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+    by_number = {t.number: t for t in TUTORIALS.values()}
+    lf = site_frontmatter.pins(by_number[9].folder / "requirements.txt")["llamafactory"]
+    assert facts["images"]["llamafactory"].rsplit(":", 1)[1] == lf, (
+        "extra.facts.images.llamafactory's tag and tutorial 9's llamafactory pin differ")
+    nvcc = site_frontmatter.pins(by_number[14].folder / "requirements.txt")["nvidia-cuda-nvcc"]
+    assert nvcc.startswith(str(facts["t14_cuda"]) + "."), "extra.facts.t14_cuda and the nvcc pin differ"
 
 
 def test_readme_field_table_is_the_schema():

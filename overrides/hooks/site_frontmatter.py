@@ -1,4 +1,8 @@
-"""Reading a page's front matter strictly, and substituting ``{{ facts.KEY }}`` / ``{{ files_url }}``.
+"""Reading a page's front matter strictly, and substituting ``{{ facts.KEY }}``, ``{{ pin.PACKAGE }}`` and
+``{{ files_url }}``.
+
+``{{ pin.transformers }}`` is the version that the page's own ``requirements.txt`` pins (``{{ pin.09.llamafactory }}``
+reads Tutorial 9's): a version the reader installs is written once, in the file the reader downloads.
 
 MkDocs itself ignores broken YAML silently; here a malformed block stops the build with the file, the line
 and the fix. Facts come from ``extra.facts`` in mkdocs.yml; an unknown key stops the build too."""
@@ -13,7 +17,8 @@ import yaml
 from mkdocs.exceptions import PluginError
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
-PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url)\s*\}\}")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
+PIN_LINE_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
 
 class FrontMatterError(PluginError):
@@ -75,12 +80,53 @@ def files_url(config, src_uri: str) -> str:
     return base if folder == "." else f"{base}{folder}/"
 
 
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(requirements: Path) -> dict[str, str]:
+    """Package (normalised name) -> version of every ``name==version`` line of a requirements file."""
+    found = {}
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = PIN_LINE_RE.match(line)
+        if match:
+            found[_norm(match.group(1))] = match.group(2)
+    return found
+
+
+def lookup_pin(config, src_uri: str, dotted: str, rel: str) -> str:
+    """``pin.NAME`` (the page's folder) or ``pin.NN.NAME`` (tutorial NN's folder)."""
+    docs = Path(config.docs_dir)
+    name = dotted[len("pin."):]
+    folder = docs / PurePosixPath(src_uri).parent
+    number = re.match(r"^(\d\d)\.(.+)$", name)
+    if number:
+        name = number.group(2)
+        matches = sorted((docs / "tutorials").glob(f"{number.group(1)}-*/"))
+        if not matches:
+            raise FrontMatterError(f"{rel}: '{{{{ {dotted} }}}}': there is no tutorial {number.group(1)}.")
+        folder = matches[0]
+    requirements = folder / "requirements.txt"
+    if not requirements.exists():
+        raise FrontMatterError(f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} does not "
+                               "exist; pin the package there, or name another tutorial: {{ pin.NN.package }}.")
+    found = pins(requirements)
+    if _norm(name) not in found:
+        raise FrontMatterError(f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} pins no "
+                               f"'{name}' (it pins: {', '.join(sorted(found)) or 'nothing'}).")
+    return found[_norm(name)]
+
+
 def substitute(text: str, config, src_uri: str, rel: str) -> str:
     facts = config.extra.get("facts", {})
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
-        return files_url(config, src_uri) if name == "files_url" else str(lookup_fact(facts, name, rel))
+        if name == "files_url":
+            return files_url(config, src_uri)
+        if name.startswith("pin."):
+            return lookup_pin(config, src_uri, name, rel)
+        return str(lookup_fact(facts, name, rel))
 
     return PLACEHOLDER_RE.sub(replace, text)
 
