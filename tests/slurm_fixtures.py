@@ -57,7 +57,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -66,7 +65,7 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_fixtures import isolated_env
+from tutorial_fixtures import free_port, isolated_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITION = "gpu"
@@ -78,48 +77,12 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-CONDA_SH = r"""# STAND-IN for Miniconda's etc/profile.d/conda.sh, written by tests/slurm_fixtures.py.
-# No real conda can be installed on the test machine: this defines the two commands the tutorials' batch
-# scripts use, with conda's effect on the shell. envs/NAME is a link to the tutorial's real environment.
-_CONDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export CONDA_EXE="$_CONDA_ROOT/bin/conda"
-conda() {
-    case "${1:-}" in
-    activate)
-        local name="${2:-base}" prefix
-        if [ "$name" = base ]; then prefix="$_CONDA_ROOT"; else prefix="$_CONDA_ROOT/envs/$name"; fi
-        if [ ! -d "$prefix" ]; then
-            echo "EnvironmentNameNotFound: Could not find conda environment: $name" >&2
-            echo "You can list all discoverable environments with \`conda info --envs\`." >&2
-            return 1
-        fi
-        if [ -n "${CONDA_PREFIX:-}" ]; then PATH="${PATH#"$CONDA_PREFIX/bin:"}"; fi
-        export PATH="$prefix/bin:$PATH" CONDA_PREFIX="$prefix" CONDA_DEFAULT_ENV="$name"
-        export CONDA_SHLVL=1
-        hash -r
-        ;;
-    deactivate)
-        if [ -n "${CONDA_PREFIX:-}" ]; then PATH="${PATH#"$CONDA_PREFIX/bin:"}"; fi
-        unset CONDA_PREFIX CONDA_DEFAULT_ENV
-        hash -r
-        ;;
-    *)
-        echo "conda ${1:-}: not available in the test stand-in of conda.sh" >&2
-        return 1
-        ;;
-    esac
-}
-"""
+# The conda stand-in of the page walk, the same file (tests/standins/conda.sh: activate/deactivate as conda does).
+CONDA_SH = (Path(__file__).parent / "standins" / "conda.sh").read_text(encoding="utf-8")
 
 
 class SlurmUnavailable(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_fields(text: str) -> dict[str, str]:
@@ -167,6 +130,15 @@ class Job:
             return ""
         return self.output_path.read_text(encoding="utf-8", errors="replace")
 
+    def assert_ended(self, state: str = "COMPLETED", exit_code: str = "0:0", output: str | None = None) -> None:
+        """The one check of a finished job: its state and exit code, sbatch's plain answer, and (``output``:
+        the ``-o`` pattern with %j, e.g. ``"house-prices-%j.out"``) the output file beside the script."""
+        assert self.state == state and self.exit_code == exit_code, self.report()
+        assert self.sbatch == f"Submitted batch job {self.id}\n" and not self.sbatch_stderr, self.report()
+        if output is not None:
+            expected = self.script.parent / output.replace("%j", self.id)
+            assert self.output_path == expected, f"output file {self.output_path}, expected {expected}"
+
     def report(self) -> str:
         return (f"job {self.id} ({self.script.name}): state {self.state}, exit code {self.exit_code}\n"
                 f"sbatch: {self.sbatch.strip()} {self.sbatch_stderr.strip()}\n"
@@ -178,8 +150,6 @@ class Slurm:
     """A running single-node cluster; see the module docstring."""
 
     partition = PARTITION
-    cpus = CPUS
-    gpus = GPUS
 
     def __init__(self, base: Path):
         self.base = base
@@ -214,8 +184,8 @@ class Slurm:
         self.conf.write_text("\n".join([
             "ClusterName=tutorials",
             f"SlurmctldHost={NODE}",
-            f"SlurmctldPort={_free_port()}",
-            f"SlurmdPort={_free_port()}",
+            f"SlurmctldPort={free_port()}",
+            f"SlurmdPort={free_port()}",
             "SlurmUser=root",
             "SlurmdUser=root",
             "AuthType=auth/munge",
@@ -348,7 +318,7 @@ class Slurm:
     def _conda_stand_in(self, home: Path, tutorial, conda_env: str) -> None:
         base = home / "miniconda3"
         (base / "etc" / "profile.d").mkdir(parents=True, exist_ok=True)
-        (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH)
+        (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH.replace("__PREFIX__", str(base)))
         (base / "bin").mkdir(exist_ok=True)
         (base / "envs").mkdir(exist_ok=True)
         link = base / "envs" / conda_env

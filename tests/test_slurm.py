@@ -36,10 +36,7 @@ def write(folder: Path, name: str, directive: str = "#SBATCH", body: str = "true
 def test_job_completes_with_its_directives(slurm, tmp_path):
     name = write(tmp_path, "ok.sh")
     job = slurm.submit(name, cwd=tmp_path, fill={"<partition>": slurm.partition}, timeout=120)
-    assert job.state == "COMPLETED" and job.exit_code == "0:0", job.report()
-    assert job.sbatch.strip() == f"Submitted batch job {job.id}"
-    assert job.sbatch_stderr == ""
-    assert job.output_path == tmp_path / f"selftest-{job.id}.out"
+    job.assert_ended("COMPLETED", "0:0", output="selftest-%j.out")
     assert f"job {job.id} in {tmp_path}, cpus 2" in job.output and "done" in job.output
     # Every directive reached the scheduler.
     f = job.fields
@@ -53,7 +50,7 @@ def test_job_completes_with_its_directives(slurm, tmp_path):
 def test_failing_job_is_failed_with_its_exit_code(slurm, tmp_path):
     name = write(tmp_path, "bad.sh", body="exit 3")
     job = slurm.submit(name, cwd=tmp_path, fill={"<partition>": slurm.partition}, timeout=120)
-    assert job.state == "FAILED" and job.exit_code == "3:0", job.report()
+    job.assert_ended("FAILED", "3:0")
     assert "done" not in job.output
     assert "FAILED" in job.sacct and "3:0" in job.sacct
 

@@ -47,7 +47,7 @@ def test_rules_catch_bad_typography():
 
 
 def test_line_breaks_next_to_chinese_quotes_are_caught_and_joined():
-    """The cases issue 7 found in Chromium: a break after “…” or after 。 in an indented list continuation."""
+    """Breaks seen in Chromium: after “…”, and after 。 in an indented list continuation."""
     import sys
 
     from conftest import ROOT

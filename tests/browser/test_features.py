@@ -18,8 +18,8 @@ SEARCHES = [probe for i, probe in enumerate(PROBES) if " " not in probe[1]
 SEARCHES += [("zh", "下载模型", "tutorials/04-download-model/")]
 
 
-# Material 9.8 renders the copy button as button.md-code__button[data-md-type=copy]; older: button.md-clipboard.
-COPY_BUTTON = 'button.md-clipboard, button.md-code__button[data-md-type="copy"]'
+# The copy button of the pinned Material (9.8).
+COPY_BUTTON = 'button.md-code__button[data-md-type="copy"]'
 
 
 def search(page, query: str, attempts: int = 20) -> list[str]:
