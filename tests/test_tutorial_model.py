@@ -220,3 +220,13 @@ def test_readme_field_table_is_the_schema():
     assert site_schema.readme_table() in readme, (
         "README.md's table of card fields differs from overrides/hooks/site_schema.py: paste "
         "site_schema.readme_table() into README.md ('Add a tutorial')")
+
+
+def test_readme_blocks_table_is_current():
+    import blocks
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"<!-- blocks-table -->\n(.*?)<!-- /blocks-table -->", readme, re.S)
+    assert shown and shown.group(1).strip() == blocks.table(), (
+        "README.md's table of shell blocks is stale: paste the output of `python tools/blocks.py` between "
+        "<!-- blocks-table --> and <!-- /blocks-table -->")

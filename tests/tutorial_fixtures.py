@@ -80,6 +80,13 @@ class Tutorial:
     def files(self) -> list[str]:
         return [p.relative_to(self.folder).as_posix() for p in published_files(self.folder)]
 
+    def page(self, lang: str) -> Path:
+        """The tutorial's page in a language (zh: index.md, en: index.en.md)."""
+        return self.folder / site_registry.PAGE_NAMES[lang]
+
+    def page_text(self, lang: str) -> str:
+        return self.page(lang).read_text(encoding="utf-8")
+
 
 @pytest.fixture(scope="module")
 def tutorial(request) -> Tutorial:
