@@ -345,6 +345,9 @@ class Walk:
             "WALK_GPUS": "0" if node == "login" else str(self.gpus), "UV_NO_PROGRESS": "1",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
+        for key in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT"):  # the machine's CAs
+            if key in os.environ:
+                env[key] = os.environ[key]
         if self.gpu_name:
             env["WALK_GPU_NAME"] = self.gpu_name
         if self.slurm is not None:
