@@ -132,3 +132,53 @@ def test_markers(tmp_path):
     assert any("'none' needs a reason" in p for p in found)
     assert len(site_blocks.shell_blocks(text)) == 4  # the include is a file shown, not a command
     assert "<!-- run" not in site_blocks.strip(text)
+
+
+# ------------------------------------------------------------------ mutated copies of a real page (Tutorial 5)
+def t5_walk(tmp_path, walk_server, text: str) -> Walk:
+    walk = walk_of(tmp_path, walk_server, text)
+    walk.dataset = walk.home / "datasets" / "scow-identity"  # what the page registers and the form attaches
+    return walk
+
+
+def t5_blocks() -> tuple[str, list[site_blocks.Block]]:
+    text = FILES.page_text("zh")
+    blocks = site_blocks.shell_blocks(text)
+    assert [b.node for b in blocks[:3]] == ["login", "login", "container"], "test setup: Tutorial 5's blocks"
+    assert "mkdir -p" in blocks[0].code and "fill_names.sh" in blocks[1].code, "test setup: Tutorial 5's blocks"
+    return text, blocks
+
+
+def fenced(block: site_blocks.Block) -> str:
+    return f"```{block.lang}\n{block.code}```"
+
+
+def test_tutorial_5_as_written_walks(tmp_path, walk_server):
+    text, _ = t5_blocks()
+    assert t5_walk(tmp_path, walk_server, text).run().run_count >= 3
+
+
+def test_tutorial_5_with_a_block_moved_before_its_folder_fails(tmp_path, walk_server):
+    text, blocks = t5_blocks()
+    first, second = fenced(blocks[0]), fenced(blocks[1])
+    assert first in text and second in text
+    moved = text.replace(first, "@@FIRST@@").replace(second, first).replace("@@FIRST@@", second)
+    with pytest.raises(WalkError, match=r"(?s)block 0 \(login\).*fill_names.sh"):
+        t5_walk(tmp_path, walk_server, moved).run()
+
+
+def test_tutorial_5_with_a_cd_into_home_in_the_container_fails(tmp_path, walk_server):
+    text, blocks = t5_blocks()
+    block = fenced(blocks[2])
+    changed = text.replace(block, block.replace("```bash\n", "```bash\ncd ~/datasets/scow-identity\n", 1))
+    with pytest.raises(WalkError, match=r"(?s)block 2 \(container\).*No such file or directory"):
+        t5_walk(tmp_path, walk_server, changed).run()
+
+
+def test_tutorial_5_with_its_download_on_a_compute_node_fails(tmp_path, walk_server):
+    text, blocks = t5_blocks()
+    marker = f"<!-- run: login -->\n{fenced(blocks[0])}"
+    assert marker in text, "test setup: the download block's marker"
+    changed = text.replace(marker, marker.replace("run: login", "run: compute"), 1)
+    with pytest.raises(WalkError, match=r"(?s)block 0 \(compute\).*`wget -N .*` \(line 3 of the block\)"):
+        t5_walk(tmp_path, walk_server, changed).run()

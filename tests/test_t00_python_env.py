@@ -28,6 +28,11 @@ FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 INSTALLER = FACTS["miniconda_installer"]
 WRONG = "0123456789abcdef" * 4
 
+# The walk's pip stand-in (uv) resolves as tools/envs.py does, which also asks the package index named in pip's
+# configuration; the walk's login shell lacks this machine's CA bundle setting, so it is passed on where set
+# (a request to the lead: tests/page_walk.py could pass it itself).
+CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
+
 SEARCH_PROBES = {"zh": ["Miniconda", "conda 环境", "check_env"], "en": ["Miniconda", "conda environment"]}
 
 # A stand-in for the real installer: in batch mode (-b -p PREFIX) it creates PREFIX/bin/conda and
@@ -250,7 +255,7 @@ def test_check_env_passes_with_the_pinned_versions(tutorial, run_script):
     assert f"OK             : torch=={FACTS['torch']}" in out
     assert f"OK             : torchvision=={FACTS['torchvision']}" in out
     assert f"({tutorial.python})" in out
-    assert "torch CUDA     : 13.0" in out and "GPU count      : 0" in out
+    assert f"torch CUDA     : {FACTS['t00_torch_cuda']}" in out and "GPU count      : 0" in out
     assert "No GPU visible: expected on a login node" in out
     assert "Conda env      : none" in out
     # On a node without GPU, --require-gpu must fail, with the reason.
@@ -345,3 +350,53 @@ def test_page_commands_fit_the_readers_state(lang):
     first = next(i for i, b in enumerate(blocks) if b.startswith("tmux new"))
     inside = blocks[first + 1]
     assert inside.index("conda activate torch") < inside.index("pip install"), inside
+
+
+# ------------------------------------------------------------------------------------------- on a GPU
+@pytest.mark.gpu
+def test_check_env_on_a_real_gpu(run_script):
+    """On a GPU node (make verify-gpu): --require-gpu passes, names each GPU and runs the kernel check on it."""
+    result = run_script("check_env.py", "--require-gpu", gpu=True)
+    out = result.output
+    assert "CUDA available : True" in out, out
+    assert re.search(r"^  GPU 0        : .+ \(sm_\d+\)$", out, re.M), out
+    count = int(re.search(r"^GPU count      : (\d+)$", out, re.M).group(1))
+    assert count >= 1 and out.count("test   : OK (a matrix product on the GPU matches the CPU)") == count, out
+    assert out.rstrip().endswith("ENVIRONMENT OK"), out
+
+
+# ------------------------------------------------------------------------------------------ page walk
+def test_page_walk(page_walk, tutorial, tmp_path):
+    """The page's blocks in page order: download, install Miniconda (a stand-in installer from a stand-in
+    repo.anaconda.com, its checksum on the listing), conda init, the GPU query on a compute node, the environment
+    in tmux, the check on the login node; then the AI-platform section: files prepared on the login node, the
+    folder mounted into a container that sees nothing else of HOME, the image's Python checked there."""
+    repo = tmp_path / "repo.anaconda.com"
+    repo.mkdir()
+    installer = repo / INSTALLER
+    walk = page_walk(internet={"https://repo.anaconda.com/miniconda/": repo},
+                     env={"login": dict(CA_BUNDLE),
+                          "container": {"KUBERNETES_SERVICE_HOST": "10.0.0.1",
+                                        "SCOW_AI_ALGORITHM_PATH": "/mnt/scow/algorithm"}})
+    walk.miniconda_installer(installer)
+    sha = hashlib.sha256(installer.read_bytes()).hexdigest()
+    (repo / "index.html").write_text(listing({"Miniconda3-latest-Linux-x86_64.sh": "a" * 64, INSTALLER: sha}))
+    folder = walk.home / "scow-tutorials" / tutorial.slug  # the page's ~/scow-tutorials/NN-slug
+    walk.mount = folder
+    walk.typed = {"<完整路径>": folder}  # what the reader types: the path `echo` printed
+    result = walk.run()
+    assert result.run_count == 10
+    assert sorted(result.output(0).split()[-3:]) == ["check_env.py", "install_miniconda.sh", "requirements.txt"]
+    assert "SHA-256 OK" in result.output(1) and f"Miniconda installed in {walk.home}/miniconda3" in result.output(1)
+    assert "auto_activate_base: false" in (walk.home / ".condarc").read_text()
+    assert "NVIDIA" in result.output(5)
+    login = result.output(11)
+    assert f"({walk.home}/miniconda3/envs/torch/bin/python)" in login and login.rstrip().endswith("ENVIRONMENT OK")
+    assert result.output(13).strip().endswith(str(folder))
+    container = result.output(14)
+    image_python = str(walk.image_env() / "bin" / "python")
+    assert f"\n{image_python}\n" in container, container
+    assert f"({image_python})" in container and "WARNING" not in container, container
+    assert container.rstrip().endswith("ENVIRONMENT OK"), container
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "/p", "<复制的校验值>": "X"},
+                                       "en": {"<full path>": "/p", "<the copied checksum>": "X"}})

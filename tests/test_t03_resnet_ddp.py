@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import tarfile
 from pathlib import Path
 
+import pytest
 from slurm_fixtures import CONDA_SH
+from tutorial_fixtures import record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE = str(FIXTURES / "t03_fake_cifar10.py")
@@ -27,6 +30,26 @@ SEARCH_PROBES = {
 
 EPOCH = re.compile(r"^epoch (\d+)/(\d+)  loss (\S+)  test acc (\S+)  data wait (\S+) s  compute (\S+) s  "
                    r"(\d+) img/s \((\d+) process\(es\)\)$", re.M)
+
+
+def same_shape(recorded: str, now: str) -> bool:
+    """The same lines and words; numbers (job ids, times, losses), dates and host names may differ."""
+    def shape(text: str) -> list[str]:
+        text = re.sub(r"(started|Finished) .*", r"\1 DATE", text)
+        text = re.sub(r"^(Job \S+ on )\S+", r"\1HOST", text, flags=re.M)
+        return [" ".join(re.sub(r"\d+(\.\d+)?", "#", line).split()) for line in text.splitlines()]
+    return shape(recorded) == shape(now)
+
+
+def session_text(job, home: Path) -> str:
+    """What the page shows of a Slurm run: sbatch, squeue, the completion record, the output file."""
+    output = job.output.replace(str(home), "~")
+    return "\n".join([
+        "$ TRAIN_DEVICE=cpu sbatch job.sh" if "Device asked for: cpu" in output else "$ sbatch job.sh",
+        job.sbatch.rstrip(), "",
+        "$ squeue", job.squeue, "",
+        f"# no sacct here: Slurm's completion record of job {job.id}, in sacct's default columns", job.sacct, "",
+        f"$ cat resnet-ddp-{job.id}.out", output.rstrip()]) + "\n"
 
 
 def fake_data(run_script, root: Path, per_batch: int = 8, test: int = 16) -> dict:
@@ -46,10 +69,11 @@ def check_epochs(output: str, epochs: int, processes: int) -> list[tuple]:
     return rows
 
 
-def test_two_gloo_processes_train_and_only_rank_0_writes(run_script, workdir):
+def test_two_gloo_processes_train_and_only_rank_0_writes(tutorial, run_script, workdir):
     info = fake_data(run_script, workdir / "data")
     result = run_script("torchrun", "--standalone", "--nproc_per_node=2", "train_ddp.py", "--data", "data",
-                        "--epochs", "2", "--batch-size", "16", "--out", "out/model.pt", timeout=300,
+                        "--epochs", "2", "--batch-size", "16", "--out", "out/model.pt", "--device", "cpu",
+                        timeout=300,
                         env={"OMP_NUM_THREADS": "1"})
     out = result.stdout
     assert "Device: cpu (CPU), 2 process(es), backend gloo" in out
@@ -63,7 +87,9 @@ def test_two_gloo_processes_train_and_only_rank_0_writes(run_script, workdir):
     assert [p.name for p in (workdir / "out").iterdir()] == ["model.pt"]
     assert (workdir / "out" / "model.pt").stat().st_size > 40_000_000  # ResNet18: 11.2 M float32 weights
     assert not (workdir / "resnet18_cifar10.pt").exists()
-    print("\n" + out)  # with pytest -s: the output the page shows
+    command = ("torchrun --standalone --nproc_per_node=2 train_ddp.py --data data --epochs 2 --batch-size 16 "
+               "--out out/model.pt --device cpu")
+    record_or_compare(tutorial.folder / "example_output_cpu.txt", f"$ {command}\n{out}", same=same_shape)
 
 
 def test_missing_data_names_the_download_command(run_script, workdir):
@@ -81,11 +107,84 @@ def test_missing_data_names_the_download_command(run_script, workdir):
 
 def test_data_check_and_torchrun_hint(run_script, workdir):
     fake_data(run_script, workdir / "data")
-    ok = run_script("train_ddp.py", "--data", "data", "--check-data")
+    ok = run_script("train_ddp.py", "--data", "data", "--check-data", "--device", "cpu")
     assert "CIFAR-10 files found in data/cifar-10-batches-py" in ok.stdout
+    assert "Device check: CPU, as asked with --device cpu" in ok.stdout
     plain = run_script("train_ddp.py", "--data", "data", check=False)
     assert plain.returncode == 2, plain.output
     assert "torchrun --standalone --nproc_per_node=2 train_ddp.py" in plain.stderr
+
+
+def test_no_gpu_stops_unless_cpu_is_asked_for(tutorial, run_script, workdir):
+    """PyTorch sees no GPU although the job was given two: exit 2 naming Tutorial 0's check, no CPU fallback."""
+    fake_data(run_script, workdir / "data")
+    given = {"CUDA_VISIBLE_DEVICES": "0,1", "OMP_NUM_THREADS": "1"}
+    check = run_script("train_ddp.py", "--data", "data", "--check-data", env=given, check=False)
+    assert check.returncode == 2, check.output
+    assert "this job was given GPUs (CUDA_VISIBLE_DEVICES=0,1) but PyTorch" in check.stderr
+    assert "python check_env.py --require-gpu" in check.stderr and "--device cpu" in check.stderr
+    assert "Traceback" not in check.output
+
+    run = run_script("torchrun", "--standalone", "--nproc_per_node=2", "train_ddp.py", "--data", "data",
+                     env=given, check=False, timeout=300)
+    assert run.returncode != 0 and "Device: cpu" not in run.stdout, run.output
+    assert run.stderr.count("python check_env.py --require-gpu") == 1, run.output  # rank 0 says it once
+    assert "exitcode  : 2" in run.stderr  # every rank stopped with the script's code, which torchrun reports
+
+    nothing = run_script("train_ddp.py", "--data", "data", "--check-data", check=False)
+    assert nothing.returncode == 2 and "none was given to this job or app" in nothing.stderr, nothing.output
+
+    # The batch script as a reader runs it on a node whose GPUs PyTorch cannot use.
+    conda_stand_in(run_script.home, tutorial.env)
+    job = run_script("job.sh", env=given, check=False, timeout=300)
+    assert job.returncode == 2, job.output
+    assert "GPUs of this job: 0,1; starting 2 process(es)" in job.stdout
+    assert "python check_env.py --require-gpu" in job.stderr
+    assert "Device:" not in job.stdout and "Finished" not in job.stdout
+
+
+def test_an_error_in_training_ends_with_a_clear_message_and_exit_2(tutorial, run_script, workdir):
+    """An error inside every rank: one line per process, exit code 2 (torchrun reports it), and job.sh ends
+    with its own message and exit code 2 rather than torchrun's traceback and exit code 1."""
+    import pickle
+
+    fake_data(run_script, workdir / "data")
+    with open(workdir / "data" / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
+        pickle.dump({"data": [1, 2, 3], "labels": [0]}, f)  # a valid pickle with images of the wrong size
+    result = run_script("torchrun", "--standalone", "--nproc_per_node=2", "train_ddp.py", "--data", "data",
+                        "--device", "cpu", env={"OMP_NUM_THREADS": "1"}, check=False, timeout=300)
+    assert result.returncode != 0, result.output
+    for rank in (0, 1):
+        assert f"Error (rank {rank}): ValueError: cannot reshape array" in result.stderr, result.output
+    assert "at train_ddp.py line" in result.stderr and "exitcode  : 2" in result.stderr
+    assert 'train_ddp.py", line' not in result.stderr  # no Python traceback of the script (torchrun's own stays)
+
+    (workdir / "data" / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"not a pickle")
+    damaged = run_script("torchrun", "--standalone", "--nproc_per_node=1", "train_ddp.py", "--data", "data",
+                         "--device", "cpu", check=False, timeout=300)
+    assert "Error: data/cifar-10-batches-py/data_batch_1 is damaged (UnpicklingError)" in damaged.stderr, \
+        damaged.output
+    assert "python download_cifar10.py --root data" in damaged.stderr
+
+    conda_stand_in(run_script.home, tutorial.env)
+    job = run_script("job.sh", env={"TRAIN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}, check=False, timeout=300)
+    assert job.returncode == 2, job.output
+    assert job.stderr.rstrip().endswith("Error: training failed; the lines starting with 'Error' above say why.")
+    assert "data_batch_1 is damaged" in job.stderr and "Finished" not in job.stdout
+
+
+def test_download_size_the_page_states_is_what_the_script_prints(run_script, tutorial, tmp_path):
+    """The page's archive size is the script's progress line for an archive of CIFAR-10's size."""
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with open(archive, "wb") as f:
+        f.truncate(170_498_071)  # the size of the real cifar-10-python.tar.gz, in bytes
+    bad = run_script("download_cifar10.py", "--root", "data", "--url", archive.as_uri(), check=False)
+    assert bad.returncode == 2 and "damaged or not CIFAR-10" in bad.stderr, bad.output
+    assert bad.stdout.splitlines()[-1] == "  170 / 170 MB", bad.stdout
+    for lang, words in (("zh", "约 170 MB"), ("en", "about 170 MB")):
+        page = tutorial.page_text(lang)
+        assert words in page and "163" not in page, lang
+    assert "about 170 MB" in (tutorial.folder / "download_cifar10.py").read_text()
 
 
 def test_download_refuses_a_damaged_archive(run_script, workdir, tmp_path):
@@ -133,7 +232,7 @@ def conda_stand_in(home: Path, env: Path) -> Path:
     """Tutorial 0's ~/miniconda3 as the batch script uses it (the stand-in of tests/slurm_fixtures.py)."""
     base = home / "miniconda3"
     (base / "etc" / "profile.d").mkdir(parents=True)
-    (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH)
+    (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH.replace("__PREFIX__", str(base)))
     (base / "envs").mkdir()
     (base / "envs" / "torch").symlink_to(env, target_is_directory=True)
     return base
@@ -150,8 +249,10 @@ def test_job_script_stops_early_without_data(tutorial, run_script, workdir):
 
 def test_batch_job_runs_under_slurm(slurm, tutorial, run_script, workdir):
     fake_data(run_script, workdir / "data", per_batch=4, test=8)
+    # The test node's GPUs are declared, not real: PyTorch sees none, so the job trains on the CPU only because
+    # the test asks for it as job.sh documents (TRAIN_DEVICE=cpu); without it the job fails (the test below).
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
-                       timeout=600)
+                       env={"TRAIN_DEVICE": "cpu"}, timeout=600)
     assert job.state == "COMPLETED", job.report()
     assert job.exit_code == "0:0", job.report()
     assert job.output_path == workdir / f"resnet-ddp-{job.id}.out"
@@ -159,11 +260,26 @@ def test_batch_job_runs_under_slurm(slurm, tutorial, run_script, workdir):
     output = job.output
     # The two GPUs of the allocation (fake ones here) give two processes; without CUDA they use gloo.
     assert "starting 2 process(es)" in output, output
+    assert "Device asked for: cpu (TRAIN_DEVICE)" in output
     assert "2 process(es), backend gloo" in output
     check_epochs(output, epochs=5, processes=2)
     assert re.search(r"^Done: 5 epochs in ", output, re.M) and "Finished" in output
     assert (workdir / "resnet18_cifar10.pt").stat().st_size > 40_000_000
+    record_or_compare(tutorial.folder / "example_slurm_cpu.txt", session_text(job, workdir.parent / "slurm-home"),
+                      same=same_shape)
     print(f"\n--- sbatch\n{job.sbatch}--- squeue\n{job.squeue}\n--- sacct\n{job.sacct}\n--- output\n{output}")
+
+
+def test_batch_job_on_gpus_pytorch_cannot_use_fails_clearly(slurm, tutorial, run_script, workdir):
+    """The job was given GPUs (Slurm's gres) that PyTorch cannot use: FAILED 2:0 naming Tutorial 0's check."""
+    fake_data(run_script, workdir / "data", per_batch=4, test=8)
+    job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
+                       timeout=600)
+    assert job.state == "FAILED" and job.exit_code == "2:0", job.report()
+    assert "this job was given GPUs (" in job.output and "python check_env.py --require-gpu" in job.output
+    assert "Device:" not in job.output and "Finished" not in job.output
+    record_or_compare(tutorial.folder / "example_slurm_no_gpu.txt",
+                      session_text(job, workdir.parent / "slurm-home"), same=same_shape)
 
 
 def test_batch_job_without_data_fails_with_the_download_command(slurm, tutorial, workdir):
@@ -173,4 +289,62 @@ def test_batch_job_without_data_fails_with_the_download_command(slurm, tutorial,
     assert "python download_cifar10.py --root data" in job.output
     assert "Device:" not in job.output and "Finished" not in job.output
     assert "FAILED" in job.sacct and "2:0" in job.sacct
+    record_or_compare(tutorial.folder / "example_slurm_no_data.txt",
+                      session_text(job, workdir.parent / "slurm-home"), same=same_shape)
     print(f"\n--- sacct\n{job.sacct}\n--- output\n{job.output}")
+
+
+def test_same_shape_tells_runs_apart():
+    assert same_shape("Job 1 on vm, started Sun\nepoch 1/5  loss 2.4404", "Job 7 on ci, started Mon\nepoch 1/5  loss 9.1")
+    assert not same_shape("State COMPLETED 0:0", "State FAILED 2:0")
+
+
+def test_page_shows_the_recorded_slurm_runs(tutorial):
+    for lang in ("zh", "en"):
+        page = tutorial.page_text(lang)
+        for name in ("example_slurm_cpu.txt", "example_slurm_no_gpu.txt", "example_slurm_no_data.txt",
+                     "example_output_cpu.txt"):
+            assert f'--8<-- "tutorials/{tutorial.slug}/{name}"' in page, (lang, name)
+        assert "$ cat resnet-ddp-1.out" not in page  # no hand-copied run left on the page
+
+
+@pytest.mark.gpu
+def test_two_gpus_train_with_nccl(run_script, workdir):
+    """On a machine with two GPUs: the page's two-GPU command, unchanged but for tiny data and 2 epochs."""
+    count = run_script("python", "-c", "import torch; print(torch.cuda.device_count())", gpu=True)
+    if int(count.stdout.strip() or 0) < 2:
+        pytest.skip(f"needs 2 GPUs, PyTorch sees {count.stdout.strip()}")
+    fake_data(run_script, workdir / "data")
+    result = run_script("torchrun", "--standalone", "--nproc_per_node=2", "train_ddp.py", "--data", "data",
+                        "--epochs", "2", "--batch-size", "16", "--out", "out/model.pt", timeout=600, gpu=True)
+    assert re.search(r"^Device: cuda \(.+\), 2 process\(es\), backend nccl$", result.stdout, re.M), result.output
+    check_epochs(result.stdout, epochs=2, processes=2)
+    assert (workdir / "out" / "model.pt").stat().st_size > 40_000_000
+
+
+CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
+
+
+def test_page_walk(page_walk, slurm, tutorial, run_script):
+    """The page's blocks in page order: files and packages on the login node; CIFAR-10 itself cannot be
+    downloaded here, so after the install the test writes generated data where download_cifar10.py puts it;
+    both trainings in the VSCode app (a compute node: the walk's GPUs exist for nvidia-smi only, PyTorch sees
+    none, so the test asks for the CPU the way the script documents, TRAIN_DEVICE=cpu); the partition written into
+    job.sh; the job submitted with the default device, which the test Slurm's fake GPUs make fail clearly."""
+    walk = page_walk(slurm=slurm, typed={"<分区名>": slurm.partition},
+                     env={"compute": {"TRAIN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}, "login": dict(CA_BUNDLE)})
+    walk.install_conda()
+    folder = walk.home / "scow-tutorials" / tutorial.slug  # the page's ~/scow-tutorials/NN-slug
+    walk.after = {1: lambda: fake_data(run_script, folder / "data", per_batch=4, test=8), 7: walk.wait_for_jobs}
+    result = walk.run()
+    assert result.run_count == 7
+    for number, processes in ((3, 1), (4, 2)):
+        out = result.output(number)
+        assert f"Device: cpu (CPU), {processes} process(es), backend gloo" in out, out
+        check_epochs(out, epochs=5, processes=processes)
+    assert (folder / "resnet18_1gpu.pt").is_file() and (folder / "resnet18_2gpu.pt").is_file()
+    assert result.output(5).strip() == f"#SBATCH -p {slurm.partition}"
+    job = result.output(8)
+    assert "Device asked for: cuda (TRAIN_DEVICE)" in job and "python check_env.py --require-gpu" in job, job
+    assert "Finished" not in job
+    page_walk.same_blocks("en", typed={"zh": {"<分区名>": "gpu"}, "en": {"<partition name>": "gpu"}})

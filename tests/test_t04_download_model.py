@@ -8,8 +8,15 @@ safetensors shards with an index, as a download from ModelScope or Hugging Face 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
+
+from conftest import load_config_for_tests
+from tutorial_fixtures import record_or_compare
+
+FACTS = load_config_for_tests()["extra"]["facts"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,7 +36,7 @@ def damaged(model: Path, tmp_path: Path, name: str) -> Path:
     return copy
 
 
-def test_check_model_on_a_tiny_model_and_damaged_copies(run_script, tmp_path):
+def test_check_model_on_a_tiny_model_and_damaged_copies(tutorial, run_script, workdir, tmp_path):
     model = tmp_path / "tiny-qwen3"
     saved = json.loads(run_script(str(FIXTURES / "t04_tiny_model.py"), str(model)).stdout.strip().splitlines()[-1])
     shards = saved["shards"]
@@ -42,6 +49,10 @@ def test_check_model_on_a_tiny_model_and_damaged_copies(run_script, tmp_path):
     assert f"dtype {saved['dtype']}" in good.stdout
     for shard in shards:
         assert f"ok      {shard}: " in good.stdout
+    # What the page shows: this run, from the folder's own name (the test's tmp path is not shown).
+    shutil.copytree(model, workdir / "tiny-qwen3")
+    shown = run_script("check_model.py", "tiny-qwen3")
+    record_or_compare(tutorial.folder / "example_check_ok.txt", f"$ python check_model.py tiny-qwen3\n{shown.output}")
 
     # A shard that never arrived.
     copy = damaged(model, tmp_path, "missing-shard")
@@ -50,6 +61,10 @@ def test_check_model_on_a_tiny_model_and_damaged_copies(run_script, tmp_path):
     assert f"{shards[1]}: missing (the index puts" in out
     assert "run the same download command again" in out
     assert "OK:" not in out
+    shutil.copytree(copy, workdir / "missing-shard")
+    shown = run_script("check_model.py", "missing-shard", check=False)
+    record_or_compare(tutorial.folder / "example_check_missing.txt",
+                      f"$ python check_model.py missing-shard\n{shown.stdout}{shown.stderr}")
 
     # A shard cut short, as an interrupted copy leaves it.
     copy = damaged(model, tmp_path, "truncated-shard")
@@ -86,6 +101,55 @@ def test_check_model_on_a_tiny_model_and_damaged_copies(run_script, tmp_path):
     assert f"{shards[0]}: lacks 1 tensor(s) the index puts in it, e.g. model.extra.weight" in out
 
 
+def test_bin_models_pass_and_empty_indexes_fail(run_script, tmp_path):
+    """Complete PyTorch .bin models (one file, or shards with an index, as Tutorial 2's CLIP download has it)
+    are OK; an index that names no weights, or a config.json that is not an object, is FAILED."""
+    model = tmp_path / "tiny"
+    run_script(str(FIXTURES / "t04_tiny_model.py"), str(model), "--bin")
+    single, sharded = tmp_path / "tiny-bin", tmp_path / "tiny-bin-sharded"
+    out = check(run_script, single, 0).stdout
+    assert "ok      pytorch_model.bin: " in out and "PyTorch .bin" in out
+    assert "OK: the model folder is complete" in out and "Parameters: not counted" in out
+    out = check(run_script, sharded, 0).stdout
+    assert "ok      pytorch_model.bin.index.json: " in out and "in 2 files" in out
+    assert "ok      pytorch_model-00002-of-00002.bin: " in out and "OK: the model folder is complete" in out
+
+    (sharded / "pytorch_model-00002-of-00002.bin").unlink()
+    out = check(run_script, sharded, 2).output
+    assert "pytorch_model-00002-of-00002.bin: missing" in out
+    (single / "pytorch_model.bin").write_bytes(b"\0" * 100)
+    assert "pytorch_model.bin: only 100 bytes" in check(run_script, single, 2).output
+
+    empty = damaged(model, tmp_path, "empty-index")
+    (empty / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": {}}))
+    out = check(run_script, empty, 2).output
+    assert "model.safetensors.index.json: an empty weight_map, so it names no weight files" in out
+    assert "OK:" not in out
+
+    listed = damaged(model, tmp_path, "config-list")
+    (listed / "config.json").write_text("[]")
+    out = check(run_script, listed, 2).output
+    assert "config.json: a JSON list, not the model's settings" in out and "OK:" not in out
+
+
+def test_parent_folder_gets_a_hint(run_script, tmp_path):
+    models = tmp_path / "models"
+    run_script(str(FIXTURES / "t04_tiny_model.py"), str(models / "Qwen3-4B-Instruct-2507"))
+    out = check(run_script, models, 2).stderr
+    assert f"Did you mean {models / 'Qwen3-4B-Instruct-2507'}?" in out
+    out = check(run_script, models / "Qwen3-4B-Instruct-2507", 0).stdout
+    assert "Did you mean" not in out
+
+
+def test_page_shows_the_recorded_runs(tutorial):
+    for lang in ("zh", "en"):
+        page = tutorial.page_text(lang)
+        for name in ("example_check_ok.txt", "example_check_missing.txt"):
+            assert f'--8<-- "tutorials/{tutorial.slug}/{name}"' in page, (lang, name)
+        assert "modelscope=={{ pin.modelscope }}" in page and not re.search(r"modelscope==\d", page)
+        assert "HF_HUB_DISABLE_XET=1" in page
+
+
 def test_check_model_needs_a_folder(run_script, tmp_path):
     out = check(run_script, tmp_path / "nowhere", 2).output
     assert "nowhere is not a folder" in out
@@ -106,3 +170,29 @@ def test_download_commands_of_the_pinned_clients(run_script, tutorial):
         text = (tutorial.folder / page).read_text(encoding="utf-8")
         assert "modelscope download {{ facts.models.qwen3_4b }} --local-dir {{ facts.t04_model_dir }}" in text
         assert "hf download {{ facts.models.qwen3_4b }} --local-dir {{ facts.t04_model_dir }}" in text
+
+
+CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
+
+
+def test_page_walk(page_walk, tutorial, run_script, tmp_path):
+    """The page's blocks in page order: space, files and packages on the login node, the download (ModelScope,
+    its resume, the Hugging Face mirror; the stand-ins copy a tiny Qwen3), check_model.py, the full paths for the
+    platform's file picker; then a container with the registered model attached and the tutorial's folder as
+    mount point, where check_model.py checks $SCOW_AI_MODEL_PATH."""
+    tiny = tmp_path / "tiny-qwen3"
+    run_script(str(FIXTURES / "t04_tiny_model.py"), str(tiny))
+    walk = page_walk(models={FACTS["models"]["qwen3_4b"]: tiny}, env={"login": dict(CA_BUNDLE)})
+    walk.install_conda()
+    folder = walk.home / "scow-tutorials" / tutorial.slug
+    model = walk.home / "models" / "Qwen3-4B-Instruct-2507"
+    walk.mount, walk.model = folder, model
+    walk.typed = {"<完整路径>": folder}  # what the reader types: the path `echo` printed
+    result = walk.run()
+    assert result.run_count == 12
+    assert result.output(9).rstrip().endswith("OK: the model folder is complete")
+    assert result.output(10).split() == [str(model), str(folder)]
+    container = result.output(11)
+    assert "/mnt/scow/model" in container and "check_model.py" in container
+    assert container.rstrip().endswith("OK: the model folder is complete"), container
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "/p"}, "en": {"<full path>": "/p"}})

@@ -8,6 +8,7 @@ trains on it.
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from mkdocs.config import load_config
 
 import envs
-from tutorial_fixtures import ROOT, isolated_env, registry
+from tutorial_fixtures import ROOT, isolated_env, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
@@ -92,20 +93,69 @@ def test_page_command_fills_every_placeholder(tutorial, workdir, run_script):
 @pytest.mark.parametrize("args, message", [
     ((), "usage:"),
     (("only-a-name",), "usage:"),
-    (("a/b", "org"), "must not contain"),
-    (('say "hi"', "org"), "must not contain"),
+    (("", "org"), "usage:"),
+    (("name", ""), "usage:"),
+    (("SCOW\tAssistant", "org"), "the assistant name contains a control character"),
+    (("SCOW", "Example\nUniversity"), "the organisation contains a control character"),
+    (("bell\x07", "org"), "the assistant name contains a control character"),
+    (("del\x7f", "org"), "the assistant name contains a control character"),
+    (("caf\udce9", "org"), "would not be valid UTF-8 JSON"),  # a Latin-1 byte: not UTF-8
+    (("<ORG> bot", "org"), "the assistant name contains the placeholder"),  # would be replaced in turn
+    (("bot", "the <NAME> lab"), "the organisation contains the placeholder"),
     (("name", "org", "missing.json"), "missing.json not found"),
 ])
 def test_fill_names_rejects_bad_input(workdir, run_script, args, message):
+    before = (workdir / FACTS["identity_file"]).read_bytes()
     result = run_script("fill_names.sh", *args, check=False)
     assert result.returncode == 2, result.output
-    assert message in result.stderr
-    assert "<NAME>" in (workdir / FACTS["identity_file"]).read_text(encoding="utf-8")
+    assert message in result.stderr, result.output
+    assert "filled" not in result.stdout
+    assert (workdir / FACTS["identity_file"]).read_bytes() == before, "the data file must stay as it was"
+    assert sorted(p.name for p in workdir.iterdir()) == sorted(["dataset_info.json", FACTS["identity_file"],
+                                                                "fill_names.sh"]), "no temporary file left"
+
+
+@pytest.mark.parametrize("name, org", [
+    ('Say "hi"', "Org"),
+    ("back\\slash", "C:\\new"),
+    ("A & B | C", "a/b/c"),
+    ("\\u0000 and \\n", "&&"),  # backslash sequences stay literal text, not JSON escapes
+])
+def test_fill_names_escapes_quotes_and_backslashes(tutorial, workdir, run_script, name, org):
+    """Any printable name gives valid JSON whose answers hold the name exactly as typed."""
+    result = run_script("fill_names.sh", name, org)
+    after = records(workdir)  # json.loads: fails on invalid JSON
+    for old, new in zip(records(tutorial.folder), after):
+        assert new["output"] == old["output"].replace("<NAME>", name).replace("<ORG>", org)
+    assert result.stdout.startswith(f"filled {len(after)} answers")
+
+
+def test_fill_names_checks_the_result_as_json(workdir, run_script):
+    """A data file the reader broke (a trailing comma) is not reported as filled, and is left as it was."""
+    path = workdir / FACTS["identity_file"]
+    broken = path.read_text(encoding="utf-8").rstrip().removesuffix("]").rstrip() + ",\n]\n"
+    path.write_text(broken, encoding="utf-8")
+    result = run_script("fill_names.sh", "SCOW", "Org", check=False)
+    assert result.returncode == 2, result.output
+    assert "would not be valid UTF-8 JSON" in result.stderr and "json.tool" in result.stderr
+    assert path.read_text(encoding="utf-8") == broken
+
+
+def test_fill_names_needs_python_to_check(workdir, run_script, tmp_path):
+    bin_dir = tmp_path / "bin-without-python"
+    bin_dir.mkdir()
+    for tool in ("bash", "sed", "grep", "mktemp", "cat", "rm"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    before = (workdir / FACTS["identity_file"]).read_bytes()
+    result = run_script("fill_names.sh", "SCOW", "Org", env={"PATH": str(bin_dir)}, check=False)
+    assert result.returncode == 2, result.output
+    assert "neither python3 nor python was found" in result.stderr
+    assert (workdir / FACTS["identity_file"]).read_bytes() == before
 
 
 def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tmp_path):
     run_script("fill_names.sh", "SCOW Assistant", "Example University")
-    env = envs.ensure_env(registry()[9].path)  # the environment that trains on this dataset (Tutorial 9)
+    env = envs.ensure_env(other_tutorial(9).folder)  # the environment that trains on this dataset (Tutorial 9)
     home = tmp_path / "lf-home"
     home.mkdir()
     result = subprocess.run([str(env / "bin" / "python"), str(FIXTURES / "t05_load_dataset.py"), str(workdir),
@@ -124,3 +174,19 @@ def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tm
 
 
 SEARCH_PROBES = {"zh": ["数据集", "身份 认知", "dataset_info.json"], "en": ["dataset_info.json", "identity dataset"]}
+
+
+def test_page_walk(page_walk):
+    """The page's blocks in page order: download and fill in on the login node, the registered folder attached to a
+    container at $SCOW_AI_DATASET_PATH, a new version copied on the login node."""
+    walk = page_walk()
+    folder = walk.home / "datasets" / "scow-identity"
+    walk.dataset = folder  # what registering the folder and picking it in the job's form attaches
+    result = walk.run()
+    assert result.run_count == 4
+    assert result.output(1).strip() == (f"filled 48 answers in {FACTS['identity_file']}: <NAME> -> SCOW 助手, "
+                                        "<ORG> -> 某某大学计算中心")
+    listed = result.output(2).split()
+    assert listed[0] == "/mnt/scow/dataset" and {"dataset_info.json", FACTS["identity_file"]} <= set(listed[1:])
+    assert "SCOW 助手" in (walk.home / "datasets" / "scow-identity-v2" / FACTS["identity_file"]).read_text("utf-8")
+    page_walk.same_blocks("en")

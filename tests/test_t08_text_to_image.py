@@ -10,9 +10,14 @@ what the picture shows.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
+
+import pytest
+from mkdocs.config import load_config
+from tutorial_fixtures import ROOT, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -20,6 +25,8 @@ SEARCH_PROBES = {"zh": ["文生图", "Stable Diffusion 3"], "en": ["text-to-imag
 
 PROMPT = "a photo of a red cat at sunset"
 NEGATIVE = "blurry, low quality"
+FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+SD3 = FACTS["models"]["sd3"]
 TINY = ["--steps", "2", "--width", "32", "--height", "32", "--device", "cpu"]
 
 
@@ -128,3 +135,158 @@ def test_requirements_cover_the_imports(tutorial):
              for line in (tutorial.folder / "requirements.txt").read_text().splitlines() if "==" in line}
     # accelerate: enable_model_cpu_offload(); sentencepiece/protobuf: the T5 tokenizer's slow files.
     assert {"torch", "diffusers", "transformers", "accelerate", "pillow", "sentencepiece"} <= names
+
+
+@pytest.mark.parametrize("capability, dtype", [("7.0", "fp16"), ("7.5", "fp16"), ("8.0", "bf16"), ("9.0", "bf16")])
+def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, capability, dtype):
+    """bf16 only where the GPU runs it natively (8.0+), although the fake, like the real
+    torch.cuda.is_bf16_supported(), says True on a V100 (7.0) and a T4 (7.5) too."""
+    model = tiny_model(run_script, tmp_path)
+    run = run_script(str(FIXTURES / "t08_fake_cuda.py"), capability, "--model", str(model), "--prompt", PROMPT,
+                     "--seed", "1", "--steps", "1", "--width", "32", "--height", "32")
+    device = next(line for line in run.stdout.splitlines() if line.startswith("Device:"))
+    assert device.startswith("Device: cuda (") and f"dtype {dtype} (compute capability {capability}" in device
+    assert ("emulated" in device) == (dtype == "fp16"), device
+    [png] = (workdir / "outputs").glob("*.png")
+    assert json.loads(describe(run_script, png)[png.name]["text"]["parameters"])["dtype"] == dtype
+    if dtype == "fp16":
+        forced = run_script(str(FIXTURES / "t08_fake_cuda.py"), capability, "--model", str(model), "--prompt",
+                            PROMPT, "--dtype", "bf16", "--steps", "1", "--width", "32", "--height", "32",
+                            check=False)
+        assert forced.returncode == 2 and f"compute capability {capability}" in forced.stderr
+        assert "--dtype fp16" in forced.stderr and "Traceback" not in forced.output
+
+
+def test_bad_prompts_and_output_stop_before_loading(run_script, workdir, tmp_path):
+    model = tiny_model(run_script, tmp_path)
+    for prompt in ("", "  "):
+        empty = run_script("generate.py", "--model", str(model), "--prompt", prompt, *TINY, check=False)
+        assert empty.returncode == 2 and "--prompt is empty" in empty.stderr, empty.output
+    gbk = b"\xba\xec\xc9\xab\xb5\xc4\xc3\xa8".decode("utf-8", "surrogateescape")  # 红色的猫 in GBK
+    for option in ("--prompt", "--negative-prompt"):
+        args = ["--prompt", gbk] if option == "--prompt" else ["--prompt", PROMPT, "--negative-prompt", gbk]
+        bad = run_script("generate.py", "--model", str(model), *args, *TINY, check=False)
+        assert bad.returncode == 2, bad.output
+        assert f"{option} is not valid UTF-8" in bad.stderr and "iconv" in bad.stderr
+        assert "Model:" not in bad.stdout and "Traceback" not in bad.output
+    (workdir / "picture.png").write_bytes(b"not a folder")
+    for output in ("picture.png", "picture.png/more"):
+        clash = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, "--output", output, *TINY,
+                           check=False)
+        assert clash.returncode == 2, clash.output
+        assert "picture.png is a file" in clash.stderr and "--output outputs" in clash.stderr
+        assert "Model:" not in clash.stdout and "Traceback" not in clash.output
+
+
+@pytest.mark.parametrize("part", ["tokenizer", "tokenizer_3"])
+def test_missing_tokenizer_files_are_named(run_script, tmp_path, part):
+    """transformers 5 builds an empty tokenizer when its files are missing, and the image comes from
+    meaningless ids: the script must stop first and name the subfolder."""
+    model = tiny_model(run_script, tmp_path)
+    (model / part / "tokenizer.json").unlink()
+    bad = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, *TINY, check=False)
+    assert bad.returncode == 2, bad.output
+    assert f"no tokenizer files in {part}/" in bad.stderr and "download command again" in bad.stderr
+    assert "Saved" not in bad.stdout and "Traceback" not in bad.output
+    if part == "tokenizer_3":  # without T5 its tokenizer is not needed
+        assert "Done: 1 image(s)" in run_script("generate.py", "--model", str(model), "--prompt", PROMPT,
+                                                "--no-t5", *TINY).stdout
+
+
+T5_MEMORY = """
+import json, torch
+from transformers import T5Config, T5EncoderModel
+# google/t5-v1_1-xxl, the encoder SD3 Medium ships in text_encoder_3/ (its config.json has these sizes)
+config = T5Config(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                  feed_forward_proj="gated-gelu", is_encoder_decoder=False)
+with torch.device("meta"):
+    model = T5EncoderModel(config)
+keep = T5EncoderModel._keep_in_fp32_modules
+fp32 = sum(p.numel() for n, p in model.named_parameters() if any(k in n.split(".") for k in keep))
+total = sum(p.numel() for p in model.parameters())
+print(json.dumps({"keep": keep, "total": total, "fp32": fp32, "bytes": (total - fp32) * 2 + fp32 * 4}))
+"""
+
+
+def test_t5_memory_figure_on_the_page(run_script, tutorial, tmp_path):
+    """The pinned transformers keeps T5's `wo` layers in fp32 (_keep_in_fp32_modules) when the rest loads in
+    fp16/bf16: T5-XXL's encoder then needs about 11.5 GB, not 2 bytes x 4.76 billion = 9.5 GB."""
+    script = tmp_path / "t5_memory.py"
+    script.write_text(T5_MEMORY)
+    got = json.loads(run_script(str(script)).stdout)
+    assert got["keep"] == ["wo"]
+    assert round(got["total"] / 1e9, 2) == 4.76 and round(got["fp32"] / 1e9, 2) == 1.01
+    assert round(got["bytes"] / 1e9, 1) == 11.5
+    assert "11.5 GB" in tutorial.page_text("zh") and "11.5 GB" in tutorial.page_text("en")
+    assert "9.4 GB" not in tutorial.page_text("zh") and "9.4 GB" not in tutorial.page_text("en")
+
+
+TIMES = re.compile(r"\d+\.\d s\b")
+
+
+def test_recorded_outputs_on_the_page(run_script, workdir, tutorial):
+    """The outputs the page shows: generate.py and show_settings.py on the tiny pipeline (CPU, 32x32, 2 steps),
+    recorded as printed; only the seconds may differ."""
+    run_script(str(FIXTURES / "t08_tiny_sd3.py"), str(workdir / "sd3-tiny"))
+    made = run_script("generate.py", "--model", "sd3-tiny", "--prompt", PROMPT, "--negative-prompt", NEGATIVE,
+                      "--seed", "42", "--num-images", "2", *TINY)
+    record_or_compare(tutorial.folder / "example_generate_cpu.txt", made.stdout,
+                      same=lambda recorded, now: TIMES.sub("N s", recorded) == TIMES.sub("N s", now))
+    first = sorted((workdir / "outputs").glob("*seed42*.png"))[0]
+    shown = run_script("show_settings.py", str(first.relative_to(workdir)))
+    record_or_compare(tutorial.folder / "example_show_settings.txt", shown.stdout)
+    for lang in ("zh", "en"):
+        for name in ("example_generate_cpu.txt", "example_show_settings.txt"):
+            assert f'--8<-- "tutorials/{tutorial.slug}/{name}"' in tutorial.page_text(lang)
+        assert "Device: cuda" not in "".join(re.findall(r"```text\n(.*?)```", tutorial.page_text(lang), re.S))
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_dtype_matches_the_compute_capability(run_script, workdir, tmp_path):
+    """On a real GPU: the tiny pipeline runs on CUDA, in bf16 from compute capability 8.0 on, else fp16."""
+    model = tiny_model(run_script, tmp_path)
+    probe = run_script("python", "-c", "import torch; print(*torch.cuda.get_device_capability(0))", gpu=True)
+    major, minor = map(int, probe.stdout.split())
+    run = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, "--seed", "1", "--steps", "2",
+                     "--width", "32", "--height", "32", gpu=True)
+    expected = "bf16" if (major, minor) >= (8, 0) else "fp16"
+    assert f"Device: cuda (" in run.stdout and f"dtype {expected} (compute capability {major}.{minor}" in run.stdout
+    [png] = (workdir / "outputs").glob("*.png")
+    info = describe(run_script, png)[png.name]
+    assert info["size"] == [32, 32] and max(info["stddev"]) > 0
+
+
+CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
+
+
+def test_page_walk(page_walk, run_script, tmp_path):
+    """The page's blocks in page order on the login node: files, packages in Tutorial 0's conda environment, the
+    download through the Hugging Face mirror (token typed at `read -rs`) and from ModelScope (stand-ins that hand
+    out the tiny pipeline), the check; then the compute node's shell. Generating needs a GPU torch can use."""
+    tiny = tiny_model(run_script, tmp_path)
+    walk = page_walk(models={SD3: tiny},
+                     stdin={5: "hf_not_a_real_token\n"}, env={"login": dict(CA_BUNDLE)})
+    walk.install_conda()
+    result = walk.run()
+    assert result.run_count == 7
+    downloads = (walk.record / "downloads.log").read_text()
+    assert f"hf download {SD3} --local-dir" in downloads
+    assert f"modelscope download --model {SD3} --local_dir" in downloads
+    listed = result.output(7).split()
+    assert "model_index.json" in listed and "tokenizer_3" in listed and "tokenizer.json" in listed
+    compute = result.output(8)
+    assert "NVIDIA" in compute and "model_index.json" in compute
+    folder = walk.home / "models" / "stable-diffusion-3-medium-diffusers"
+    assert (folder / "tokenizer_3" / "tokenizer.json").is_file()
+    page_walk.same_blocks("en")
+
+
+def test_mirror_downloads_turn_xet_off(tutorial):
+    """huggingface_hub 2.x fetches large files over Xet, which does not go through HF_ENDPOINT (hub issue
+    #4475): every shell block that sets the mirror also sets HF_HUB_DISABLE_XET=1."""
+    for lang in ("zh", "en"):
+        blocks = re.findall(r"```bash\n(.*?)```", tutorial.page_text(lang), re.S)
+        mirrored = [b for b in blocks if "HF_ENDPOINT" in b]
+        assert mirrored, f"{lang}: no download through the mirror"
+        assert all("export HF_HUB_DISABLE_XET=1" in b for b in mirrored)
+        assert any("modelscope download" in b for b in blocks), f"{lang}: no ModelScope route"

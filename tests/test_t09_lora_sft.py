@@ -15,10 +15,12 @@ import pytest
 import yaml
 from mkdocs.config import load_config
 
-from tutorial_fixtures import ROOT
+import site_frontmatter
+from tutorial_fixtures import ROOT, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+LLAMAFACTORY = site_frontmatter.pins(other_tutorial(9).folder / "requirements.txt")["llamafactory"]
 QWEN2_LINEAR = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
@@ -101,20 +103,81 @@ def test_scripts_stop_with_a_clear_message(tmp_path, run_script):
                                                        "SCOW_AI_DATASET_PATH": str(tmp_path),
                                                        "WORK_DIR": str(tmp_path)})
     assert no_info.returncode == 2 and "dataset_info.json not found" in no_info.stderr
+    (tmp_path / "config.json").write_text("{}")  # a model folder, but no adapter yet
     no_adapter = run_script("merge.sh", check=False, env={"SCOW_AI_MODEL_PATH": str(tmp_path),
                                                           "WORK_DIR": str(tmp_path)})
     assert no_adapter.returncode == 2 and "run train.sh first" in no_adapter.stderr
     no_model = run_script("ask.py", check=False)
     assert no_model.returncode == 2 and "SCOW_AI_MODEL_PATH" in no_model.stderr
-    not_a_model = run_script("ask.py", "--model", str(tmp_path), check=False)
+    (tmp_path / "empty").mkdir()
+    not_a_model = run_script("ask.py", "--model", str(tmp_path / "empty"), check=False)
     assert not_a_model.returncode == 2 and "config.json" in not_a_model.stderr
+
+
+@pytest.fixture
+def bad_platform(ai_platform, tmp_path):
+    """The app's variables with a model folder that has a config.json (nothing else is needed before the checks)."""
+    model = Path(ai_platform["SCOW_AI_MODEL_PATH"])
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    return ai_platform
+
+
+@pytest.mark.parametrize("script", ["train.sh", "merge.sh"])
+def test_a_folder_without_config_json_is_refused_up_front(run_script, ai_platform, script):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()  # attached, but not a model folder
+    result = run_script(script, check=False, env=ai_platform)
+    assert result.returncode == 2, result.output
+    assert f"{ai_platform['SCOW_AI_MODEL_PATH']}/config.json not found" in result.stderr
+
+
+@pytest.mark.parametrize("script", ["train.sh", "merge.sh"])
+def test_a_work_dir_that_cannot_be_written_is_refused_up_front(run_script, bad_platform, tmp_path, script):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # mkdir under it fails, for root too (a read-only mount fails the same way)
+    result = run_script(script, check=False, env=bad_platform | {"WORK_DIR": str(blocked)}, timeout=60)
+    assert result.returncode == 2, result.output
+    assert f"cannot write to {blocked}/" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_dataset_missing_from_dataset_info_is_refused_up_front(run_script, bad_platform):
+    result = run_script("train.sh", "dataset=scow_identiy", check=False, env=bad_platform, timeout=60)
+    assert result.returncode == 2, result.output
+    assert "dataset 'scow_identiy' is not in" in result.stderr and "dataset=NAME" in result.stderr
+    assert "KeyError" not in result.output
+
+
+def test_a_dataset_file_that_is_missing_is_refused_up_front(run_script, bad_platform):
+    (Path(bad_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]).unlink()
+    result = run_script("train.sh", check=False, env=bad_platform, timeout=60)
+    assert result.returncode == 2, result.output
+    assert f"{FACTS['identity_file']} not found" in result.stderr
+
+
+def test_the_keys_and_template_the_page_offers_exist(tutorial, run_script, ai_platform):
+    """quantization_bit (QLoRA), bf16/fp16 and the qwen3_nothink template for Tutorial 4's model are accepted by
+    the pinned LLaMA-Factory's parser."""
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    paths = [f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
+             f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}", "output_dir=out"]
+    result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
+                        "train", "sft.yaml", *paths, "bf16=false", "fp16=false",
+                        "+", "train", "sft.yaml", *paths, "bf16=false", "template=qwen3_nothink",
+                        "+", "train", "sft.yaml", *paths, "bf16=false", "template=qwen3_nothinkk")
+    plain, qwen3, misspelt = json.loads(result.stdout.strip().splitlines()[-1])
+    assert plain["template_exists"] and qwen3["template_exists"] and not misspelt["template_exists"]
+    assert "quantization_bit" in plain and plain["quantization_bit"] is None
+    for page in ("index.md", "index.en.md"):
+        text = (tutorial.folder / page).read_text(encoding="utf-8")
+        for words in ("qwen3_nothink", "quantization_bit=4", "bf16=false fp16=true", "compute_cap"):
+            assert words in text, (page, words)
+        assert "doesn't support bf16" not in text, page  # bf16 is emulated on V100/T4, it does not stop
 
 
 def test_pins_are_the_images_release(tutorial):
     pins = dict(line.split("==") for line in (tutorial.folder / "requirements.txt").read_text().splitlines()
                 if line and not line.startswith("#"))
-    assert pins["llamafactory"] == FACTS["t09_llamafactory"]
-    assert FACTS["images"]["llamafactory"].endswith(":" + FACTS["t09_llamafactory"])
+    assert FACTS["images"]["llamafactory"].endswith(":" + pins["llamafactory"])  # the image's release
     assert pins["torch"] == FACTS["torch"] and pins["torchvision"] == FACTS["torchvision"]
 
 
@@ -130,3 +193,37 @@ def test_page_table_is_the_config(tutorial):
 
 
 SEARCH_PROBES = {"zh": ["LoRA 微调", "LoRA", "LLaMA-Factory", "合并"], "en": ["LoRA fine-tuning", "merge adapter"]}
+
+
+def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
+    """The Chinese page in page order: the model downloaded on the login node (stand-in modelscope hands out the
+    tiny model), the files downloaded there, then the app's container, which sees only WORK_DIR, the attached model
+    and dataset and the mount point the reader added (the files' folder). Training itself needs a GPU for bf16:
+    the test trains the same way on CPU (fp32, one epoch) into the app's WORK_DIR after the first question."""
+    tiny = tmp_path / "tiny-qwen2"
+    dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
+    run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
+    walk = page_walk(models={FACTS["models"]["qwen25_1_5b"]: tiny})
+    files = walk.home / "scow-tutorials" / tutorial.folder.name
+    walk.typed = {"<完整路径>": str(files)}
+    walk.model = walk.home / FACTS["t09_model_dir"].removeprefix("~/")  # registered as a model, attached to the app
+    walk.dataset, walk.mount = dataset, files
+
+    def train_on_cpu():
+        env = {"SCOW_AI_MODEL_PATH": str(walk.model), "SCOW_AI_DATASET_PATH": str(dataset),
+               "WORK_DIR": str(walk.work_dir)}
+        run_script("train.sh", "num_train_epochs=1", "bf16=false", env=env, cwd=files, timeout=900)
+
+    walk.after = {3: train_on_cpu}
+    result = walk.run()
+    assert result.output(1).strip().splitlines()[-1] == str(files)
+    check = result.output(2)
+    assert "name, compute_cap" in check and LLAMAFACTORY in check
+    assert "model:   /mnt/scow/model" in check and f"workdir: {walk.work_dir}" in check
+    assert {"ask.py", "merge.sh", "merge.yaml", "sft.yaml", "train.sh"} <= set(check.split())
+    assert "adapter: (none)" in result.output(3)
+    assert f"adapter: {walk.work_dir}/saves/scow-identity-lora" in result.output(5)
+    assert f"merged model: {walk.work_dir}/merged/scow-identity" in result.output(7).splitlines()
+    assert (walk.work_dir / "merged" / "scow-identity" / "config.json").is_file()
+    assert not list(walk.home.glob("scow-tutorials/*/saves")), "outputs must go to WORK_DIR, not the mount point"
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full path>": "P"}})

@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from pathlib import Path
 
 import pytest
-from tutorial_fixtures import free_port
+from mkdocs.config import load_config
+from tutorial_fixtures import ROOT, free_port, other_tutorial, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
-DATASET = DOCS / "05-datasets"            # Tutorial 5 publishes the identity dataset
-T9 = DOCS / "09-lora-sft"                 # Tutorial 9's single-GPU config: the hyper-parameters to keep
+sys.path.insert(0, str(FIXTURES))
+from llamafactory_stub import stub_cli  # noqa: E402  the one stand-in llamafactory-cli of Tutorials 10, 12, 13
+
+FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+T9 = other_tutorial(9).folder             # Tutorial 9's single-GPU config: the hyper-parameters to keep
 
 SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname"],
                  "en": ["master address NODE_RANK", "multi-node LoRA fine-tuning"]}
@@ -28,20 +32,17 @@ SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
+def model_folder(ai_platform) -> None:
+    """An attached model folder that passes launch.sh's check (for runs with the stand-in llamafactory-cli)."""
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
 
 
-
-def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
-    """A stand-in llamafactory-cli first on PATH that records its arguments and launcher variables."""
-    stub = tmp_path / "stub"
-    stub.mkdir()
-    record = tmp_path / "calls.txt"
-    (stub / "llamafactory-cli").write_text(
-        "#!/usr/bin/env bash\n"
-        f"{{ echo \"args: $*\"; env | grep -E '^(FORCE_TORCHRUN|NNODES|NODE_RANK|NPROC_PER_NODE|MASTER_ADDR|"
-        f"MASTER_PORT)=' | sort; }} >> '{record}'\n")
-    (stub / "llamafactory-cli").chmod(0o755)
-    return {"PATH": f"{stub}:{env_bin}:/usr/bin:/bin"}, record
+def same_but_port_and_time(recorded: str, actual: str) -> bool:
+    """The recorded lines, up to the free port the test chose and the log's time stamps."""
+    def norm(text):
+        return re.sub(r"\[(\w+)\|[^\]]*\]", r"[\1]", re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text))
+    return norm(recorded) == norm(actual)
 
 
 def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_script, ai_platform, workdir):
@@ -50,7 +51,7 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     typo = workdir / "typo.yaml"
     typo.write_text((workdir / "sft.yaml").read_text().replace("learning_rate:", "lerning_rate:"))
-    result = run_script(str(FIXTURES / "t10_parse_configs.py"),
+    result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
                         "train", "sft.yaml", *paths,
                         "+", "export", "merge.yaml", f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
                         "adapter_name_or_path=out", "export_dir=merged",
@@ -66,15 +67,17 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
     different = {k for k in ours if ours[k] != t9[k]} - {"gradient_accumulation_steps", "ddp_timeout",
                                                          "logging_dir"}
     assert not different, f"sft.yaml differs from Tutorial 9's in {sorted(different)}"
-    assert ours["dataset"] == ["scow_identity"] and ours["template"] == "qwen"
+    assert ours["dataset"] == [FACTS["identity_dataset"]] and ours["template"] == "qwen" and ours["template_exists"]
+    # Each node tokenizes into its own cache (launch.sh): the shared-file-system mode stays off.
+    assert ours["data_shared_file_system"] is False
     assert merge == t9_merge | {"model_name_or_path": ai_platform["SCOW_AI_MODEL_PATH"]}
     assert merge["quantization_bit"] is None  # merge into the original model, never a quantized one
     assert "lerning_rate" in refused["error"]  # LLaMA-Factory's parser rejects a misspelt key
 
 
-def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
+def test_one_node_trains_merges_and_answers(run_script, ai_platform, tutorial, tmp_path):
     run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
-               str(DATASET / "scow_identity.json"))
+               str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
     env = ai_platform | {"NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
                       "MASTER_PORT": free_port()}
     train = run_script("launch.sh", *CPU, env=env, timeout=900)
@@ -82,6 +85,11 @@ def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
     assert "Initializing 1 distributed tasks at: 127.0.0.1:" in train.output  # through torchrun
     assert "Process rank: 0, world size: 1" in train.output
     assert "distributed training: True" in train.output
+    cache = Path(ai_platform["WORK_DIR"]) / "datasets-cache" / "node-0"
+    assert f"datasets cache of this node: {cache}" in train.stdout and any(cache.iterdir())
+    shown = [train.stdout.splitlines()[0]] + [line for line in train.output.splitlines()
+                                             if "Initializing 1 distributed tasks" in line or "Process rank: 0" in line]
+    record_or_compare(tutorial.folder / "example_launch_cpu.txt", "\n".join(shown) + "\n", same=same_but_port_and_time)
     adapter = Path(ai_platform["WORK_DIR"]) / "saves" / "scow-identity-lora-2nodes"
     assert (adapter / "adapter_model.safetensors").stat().st_size > 0
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
@@ -95,7 +103,7 @@ def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
     merged = Path(ai_platform["WORK_DIR"]) / "merged" / "scow-identity-2nodes"
     assert f"merged model: {merged}" in merge.stdout
     assert list(merged.glob("*.safetensors")) and (merged / "config.json").exists()
-    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
+    answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     result = json.loads(answer.stdout.strip().splitlines()[-1])
     assert result["new_tokens"] > 0
@@ -104,42 +112,66 @@ def test_one_node_trains_merges_and_answers(run_script, ai_platform, tmp_path):
 
 @pytest.mark.parametrize("rank", ["0", "1"])
 def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, ai_platform, tutorial, tmp_path, rank):
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-    path, record = stub_cli(tmp_path, tutorial.env / "bin")
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     result = run_script("launch.sh", env=ai_platform | path | {"NODE_RANK": rank, "MASTER_ADDR": "10.0.0.1",
                                                             "NPROC_PER_NODE": "2"})
     assert f"node {rank} of 2, 2 processes on this node, master 10.0.0.1:29500" in result.stdout
-    calls = record.read_text()
-    for line in ("FORCE_TORCHRUN=1", "NNODES=2", f"NODE_RANK={rank}", "NPROC_PER_NODE=2", "MASTER_ADDR=10.0.0.1",
-                 "MASTER_PORT=29500"):
-        assert line in calls.splitlines(), f"launch.sh does not pass {line}: {calls}"
-    assert re.search(r"args: train \S*sft\.yaml model_name_or_path=\S+ dataset_dir=\S+ output_dir=\S+$", calls, re.M)
+    ((args, env),) = calls()
+    assert env | {"HF_DATASETS_CACHE": ""} == {"FORCE_TORCHRUN": "1", "NNODES": "2", "NODE_RANK": rank,
+                                               "NPROC_PER_NODE": "2", "MASTER_ADDR": "10.0.0.1",
+                                               "MASTER_PORT": "29500", "HF_DATASETS_CACHE": ""}
+    # One datasets cache per node: two nodes never write the same cache files.
+    assert env["HF_DATASETS_CACHE"] == f"{ai_platform['WORK_DIR']}/datasets-cache/node-{rank}"
+    assert args[0] == "train" and args[1].endswith("/sft.yaml")
+    assert [a.split("=")[0] for a in args[2:]] == ["model_name_or_path", "dataset_dir", "output_dir"]
 
 
 @pytest.mark.parametrize("unset, words", [
     ("NODE_RANK", "NODE_RANK is not set"),
     ("MASTER_ADDR", "MASTER_ADDR is not set"),
     ("placeholder", "replace the placeholder"),
-    ("rank2", "NODE_RANK is '2'"),
+    ("rank2", "NODE_RANK is '2': use 0 on the master and 1 to 1 on the other nodes (NNODES=2)"),
+    ("one-node-rank1", "NODE_RANK is '1' but NNODES is 1: a one-node run has only NODE_RANK=0"),
     ("SCOW_AI_DATASET_PATH", "SCOW_AI_DATASET_PATH is not set"),
+    ("no-config", "config.json not found"),
+    ("dataset-name", "dataset 'scow_identiy' is not in"),
+    ("read-only", "cannot write to"),
 ])
 def test_launch_refuses_to_start_without_its_variables(run_script, ai_platform, tutorial, tmp_path, unset, words):
-    path, record = stub_cli(tmp_path, tutorial.env / "bin")
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    if unset != "no-config":
+        model_folder(ai_platform)
     env = ai_platform | path | {"NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "NPROC_PER_NODE": "2"}
+    args = []
     if unset == "placeholder":
         env["MASTER_ADDR"] = "<主节点地址>"
     elif unset == "rank2":
         env["NODE_RANK"] = "2"
-    else:
+    elif unset == "one-node-rank1":
+        env["NNODES"] = "1"
+    elif unset == "dataset-name":
+        args = ["dataset=scow_identiy"]
+    elif unset == "read-only":
+        (tmp_path / "file").write_text("")
+        env["WORK_DIR"] = str(tmp_path / "file")  # mkdir under it fails, for root too
+    elif unset != "no-config":
         env.pop(unset)
-    result = run_script("launch.sh", env=env, check=False)
+    result = run_script("launch.sh", *args, env=env, check=False)
     assert result.returncode == 2, result.output
     assert words in result.stderr
-    assert not record.exists(), "launch.sh started llamafactory-cli anyway"
+    assert "1 to 0" not in result.stderr
+    assert not calls(), "launch.sh started llamafactory-cli anyway"
+
+
+def test_merge_without_a_model_folder_is_refused(run_script, ai_platform):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    result = run_script("merge.sh", env=ai_platform, check=False)
+    assert result.returncode == 2 and "config.json not found" in result.stderr
 
 
 def test_merge_without_an_adapter_says_where_to_run_it(run_script, ai_platform):
+    model_folder(ai_platform)
     result = run_script("merge.sh", env=ai_platform, check=False)
     assert result.returncode == 2
     assert "no adapter in" in result.stderr and "master app" in result.stderr
@@ -147,3 +179,33 @@ def test_merge_without_an_adapter_says_where_to_run_it(run_script, ai_platform):
 
 def test_requirements_are_tutorial_9s(tutorial):
     assert (tutorial.folder / "requirements.txt").read_text() == (T9 / "requirements.txt").read_text()
+
+
+def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
+    """The Chinese page in page order: the files downloaded on the login node, then two app containers (sessions
+    node0 and node1) that see only their WORK_DIR, the attached model and dataset and the mount point (the files'
+    folder). The two-node training needs GPUs: the test trains the same way on one CPU node into the master's
+    WORK_DIR after both terminals are ready; then the master merges, as the page says."""
+    tiny = tmp_path / "tiny-qwen2"
+    dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
+    run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
+    walk = page_walk(model=tiny, dataset=dataset)
+    files = walk.home / "scow-tutorials" / tutorial.folder.name
+    walk.mount = files
+    walk.typed = {"<完整路径>": str(files), "<主节点地址>": "127.0.0.1"}
+
+    def train_on_cpu():
+        env = {"SCOW_AI_MODEL_PATH": str(tiny), "SCOW_AI_DATASET_PATH": str(dataset), "WORK_DIR": str(walk.work_dir),
+               "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": free_port()}
+        run_script("launch.sh", *CPU, env=env, cwd=files, timeout=900)
+
+    walk.after = {3: train_on_cpu}
+    result = walk.run()
+    assert result.output(0).strip().splitlines()[-1] == str(files)
+    for block in (2, 3):
+        assert set(result.output(block).split()) >= {"launch.sh", "merge.sh", "merge.yaml", "sft.yaml"}
+    merged = walk.work_dir / "merged" / "scow-identity-2nodes"
+    assert f"merged model: {merged}" in result.output(6).splitlines() and (merged / "config.json").is_file()
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P", "<主节点地址>": "A"},
+                                       "en": {"<full path>": "P", "<master-address>": "A"}})

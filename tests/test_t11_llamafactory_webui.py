@@ -16,9 +16,11 @@ import yaml
 from mkdocs.config import load_config
 
 import envs
-from tutorial_fixtures import ROOT, registry
+import site_frontmatter
+from tutorial_fixtures import ROOT, other_tutorial
 
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+LLAMAFACTORY = site_frontmatter.pins(other_tutorial(9).folder / "requirements.txt")["llamafactory"]
 PAGES = {"zh": "index.md", "en": "index.en.md"}
 ROW = re.compile(r"^\| ([^|`]+?) \| (`[^`]+`|[^|`]+?) \| `(\w+)` \|$", re.M)
 EMPTY = {"zh": "留空", "en": "empty"}
@@ -28,13 +30,13 @@ QUOTED = {
            "LoRA 参数设置", "损失", "温度系数", "Top-p 采样值", "导出目录", "开始导出", "语言",
            "模型已加载，可以开始聊天了！", "模型已卸载。", "训练完毕。", "模型导出完成。", "模型未找到。", "加载中……",
            "请选择数据集。", "输出目录已存在，将从该断点恢复训练。", "训练出错。",
-           "LLaMA Factory: 一站式大模型高效微调平台"],
+           "LLaMA Factory: 一站式大模型高效微调平台", "量化等级", "对话模板", "数据路径"],
     "en": ["Load model", "Unload model", "Submit", "Input...", "Preview dataset", "Preview command", "Start", "Abort",
            "Extra configurations", "LoRA configurations", "Loss", "Temperature", "Top-p", "Export dir", "Export",
            "Language", "Model loaded, now you can chat with your model!", "Model unloaded.", "Finished.",
            "Model exported.", "Model not found.", "Loading model...", "Please choose a dataset.",
            "Output dir already exists, will resume training from here.", "Failed.",
-           "LLaMA Factory: Unified Efficient Fine-Tuning of 100+ LLMs"],
+           "LLaMA Factory: Unified Efficient Fine-Tuning of 100+ LLMs", "Quantization bit", "Chat template", "Data dir"],
 }
 TABS = ["Train", "Chat", "Export"]
 
@@ -51,9 +53,9 @@ def literal(path: Path, name: str):
 @pytest.fixture(scope="module")
 def llamafactory() -> Path:
     """LLaMA-Factory's package folder in Tutorial 9's environment."""
-    env = envs.ensure_env(registry()[9].path)
+    env = envs.ensure_env(other_tutorial(9).folder)
     (package,) = env.glob("lib/python*/site-packages/llamafactory")
-    (dist,) = env.glob(f"lib/python*/site-packages/llamafactory-{FACTS['t09_llamafactory']}.dist-info")
+    (dist,) = env.glob(f"lib/python*/site-packages/llamafactory-{LLAMAFACTORY}.dist-info")
     assert dist.is_dir()
     return package
 
@@ -81,11 +83,11 @@ def rows(page: Path) -> list[tuple[str, str, str]]:
 
 
 def sft_config() -> dict:
-    return yaml.safe_load((registry()[9].path / "sft.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((other_tutorial(9).folder / "sft.yaml").read_text(encoding="utf-8"))
 
 
 def total_steps(sft: dict) -> int:
-    records = json.loads((registry()[5].path / FACTS["identity_file"]).read_text(encoding="utf-8"))
+    records = json.loads((other_tutorial(5).folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
     per_epoch = len(records) // (sft["per_device_train_batch_size"] * sft["gradient_accumulation_steps"])
     return per_epoch * int(sft["num_train_epochs"])
 
@@ -135,6 +137,21 @@ def test_labels_are_the_interfaces_own(tutorial, texts, lang):
         assert text in page, f"{PAGES[lang]} no longer quotes {text!r}: update QUOTED"
     for tab in TABS:
         assert f"**{tab}**" in page
+
+
+@pytest.mark.parametrize("lang", PAGES)
+def test_paths_templates_and_precision_are_told_right(tutorial, llamafactory, lang):
+    """Results of LLaMA Board go under a relative saves/ (webui/common.py); the page says to export to an absolute path
+    under WORK_DIR, to check pre-filled paths, the qwen3_nothink template (a template of the pinned release) for
+    Tutorial 4's model, and fp16 from the start below compute capability 8.0 (bf16 is emulated there, no error)."""
+    page = (tutorial.folder / PAGES[lang]).read_text(encoding="utf-8")
+    assert 'DEFAULT_SAVE_DIR = "saves"' in (llamafactory / "webui" / "common.py").read_text(encoding="utf-8")
+    assert 'name="qwen3_nothink"' in (llamafactory / "data" / "template.py").read_text(encoding="utf-8")
+    assert "`saves/Qwen2.5-1.5B-Instruct/lora/scow-identity-lora`" in page
+    for words in ("$WORK_DIR", "/merged/scow-identity", "qwen3_nothink", "compute_cap", "`fp16`",
+                  {"zh": "预先填好", "en": "already be filled in"}[lang]):
+        assert words in page, (lang, words)
+    assert "doesn't support bf16" not in page
 
 
 def test_says_the_app_is_in_development(tutorial):

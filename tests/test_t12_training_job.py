@@ -4,15 +4,20 @@ LLaMA-Factory on CPU with a tiny random Qwen2 model: train 2 steps, merge, load 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from mkdocs.config import load_config
+from tutorial_fixtures import ROOT, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
-DATASET = DOCS / "05-datasets"            # Tutorial 5 publishes the identity dataset
-T9 = DOCS / "09-lora-sft"                 # the configs are Tutorial 9's
+sys.path.insert(0, str(FIXTURES))
+from llamafactory_stub import stub_cli  # noqa: E402  the one stand-in llamafactory-cli of Tutorials 10, 12, 13
+
+FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+T9 = other_tutorial(9).folder             # the configs are Tutorial 9's
 
 SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"],
                  "en": ["TensorBoard tensorboardX", "training module fine-tuning"]}
@@ -21,21 +26,15 @@ SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
-
-
-def stub_cli(tmp_path: Path, env_bin: Path) -> tuple[dict[str, str], Path]:
-    """A stand-in llamafactory-cli first on PATH that records how it was called."""
-    stub = tmp_path / "stub"
-    stub.mkdir()
-    record = tmp_path / "calls.txt"
-    (stub / "llamafactory-cli").write_text(f"#!/usr/bin/env bash\necho \"args: $*\" >> '{record}'\n")
-    (stub / "llamafactory-cli").chmod(0o755)
-    return {"PATH": f"{stub}:{env_bin}:/usr/bin:/bin"}, record
+def model_folder(ai_platform) -> None:
+    """An attached model folder that passes the script's check (for runs with the stand-in llamafactory-cli)."""
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
 
 
 def test_train_and_merge_end_to_end(run_script, ai_platform):
     run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
-               str(DATASET / "scow_identity.json"))
+               str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
     result = run_script("train_and_merge.sh", *CPU, env=ai_platform, timeout=900)
     work = Path(ai_platform["WORK_DIR"])
     adapter, merged = work / "saves" / "scow-identity-lora", work / "merged" / "scow-identity"
@@ -47,7 +46,7 @@ def test_train_and_merge_end_to_end(run_script, ai_platform):
     assert json.loads((adapter / "trainer_state.json").read_text())["global_step"] == 2
     assert (adapter / "adapter_model.safetensors").exists()
     assert list(merged.glob("*.safetensors")) and (merged / "tokenizer_config.json").exists()
-    answer = run_script(str(FIXTURES / "t10_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
+    answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     reply = json.loads(answer.stdout.strip().splitlines()[-1])
     assert reply["new_tokens"] > 0
@@ -57,13 +56,13 @@ def test_train_and_merge_end_to_end(run_script, ai_platform):
 def test_configs_parse_with_the_scripts_overrides(run_script, ai_platform):
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     model = f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}"
-    result = run_script(str(FIXTURES / "t10_parse_configs.py"),
+    result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
                         "train", "sft.yaml", model, f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}",
                         "output_dir=out", "bf16=false", "report_to=tensorboard", "logging_dir=tb",
                         "+", "export", "merge.yaml", model, "adapter_name_or_path=out", "export_dir=merged")
     train, merge = json.loads(result.stdout.strip().splitlines()[-1])
     assert train["report_to"] == ["tensorboard"] and train["logging_dir"] == "tb"  # the TensorBoard section
-    assert train["dataset"] == ["scow_identity"] and train["num_train_epochs"] == 20.0
+    assert train["dataset"] == [FACTS["identity_dataset"]] and train["num_train_epochs"] == 20.0
     assert merge["export_dir"] == "merged" and merge["quantization_bit"] is None
 
 
@@ -75,21 +74,19 @@ def test_configs_are_tutorial_9s(tutorial):
 
 
 def test_tensorboard_without_a_writer_is_a_clear_error(run_script, ai_platform, tutorial, tmp_path):
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-    path, record = stub_cli(tmp_path, tutorial.env / "bin")
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     logs = Path(ai_platform["WORK_DIR"]) / "tensorboard"
     result = run_script("train_and_merge.sh", env=ai_platform | path | {"TENSORBOARD_DIR": str(logs)}, check=False)
     assert result.returncode == 2, result.output
     assert "neither tensorboard nor tensorboardX" in result.stderr
-    assert not record.exists()
+    assert not calls()
 
 
 def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial, tmp_path):
     """With a TensorBoard writer importable, the run passes report_to and logging_dir (stand-in writer module)."""
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-    path, record = stub_cli(tmp_path, tutorial.env / "bin")
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     fake = tmp_path / "lib"
     (fake / "tensorboardX").mkdir(parents=True)
     (fake / "tensorboardX" / "__init__.py").write_text("")
@@ -97,9 +94,9 @@ def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial,
     result = run_script("train_and_merge.sh", "num_train_epochs=10",
                         env=ai_platform | path | {"TENSORBOARD_DIR": str(logs), "PYTHONPATH": str(fake)})
     assert f"TensorBoard logs: {logs}" in result.stdout and logs.is_dir()
-    train, export = record.read_text().splitlines()
-    assert train.endswith(f"report_to=tensorboard logging_dir={logs} num_train_epochs=10")
-    assert export.startswith("args: export ") and "num_train_epochs" not in export
+    (train, _), (export, _) = calls()
+    assert train[-3:] == ["report_to=tensorboard", f"logging_dir={logs}", "num_train_epochs=10"]
+    assert export[0] == "export" and not any(a.startswith("num_train_epochs") for a in export)
 
 
 @pytest.mark.parametrize("missing", ["SCOW_AI_MODEL_PATH", "SCOW_AI_DATASET_PATH", "WORK_DIR"])
@@ -109,3 +106,57 @@ def test_missing_platform_variables_stop_the_job(run_script, ai_platform, missin
     result = run_script("train_and_merge.sh", env=env, check=False)
     assert result.returncode == 2
     assert f"${missing} is not set" in result.stderr
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("no-config", "config.json not found"),
+    ("dataset-name", "dataset 'scow_identiy' is not in"),
+    ("no-data-file", "not found: dataset_info.json names it"),
+    ("read-only", "cannot write to"),
+])
+def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutorial, tmp_path, bad, words):
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    if bad != "no-config":
+        model_folder(ai_platform)
+    else:
+        Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    env, args = ai_platform | path, []
+    if bad == "dataset-name":
+        args = ["dataset=scow_identiy"]
+    elif bad == "no-data-file":
+        (Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]).unlink()
+    elif bad == "read-only":
+        (tmp_path / "file").write_text("")
+        env["WORK_DIR"] = str(tmp_path / "file")  # mkdir under it fails, for root too
+    result = run_script("train_and_merge.sh", *args, env=env, check=False)
+    assert result.returncode == 2, result.output
+    assert words in result.stderr
+    assert not calls(), "the script started llamafactory-cli anyway"
+
+
+def test_the_keys_the_page_offers_exist(tutorial, run_script, ai_platform):
+    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
+    paths = [f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
+             f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}", "output_dir=out"]
+    result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
+                        "train", "sft.yaml", *paths, "bf16=false", "fp16=false", "template=qwen3_nothink")
+    (train,) = json.loads(result.stdout.strip().splitlines()[-1])
+    assert train["template_exists"] and "quantization_bit" in train
+    for page in ("index.md", "index.en.md"):
+        text = (tutorial.folder / page).read_text(encoding="utf-8")
+        for words in ("qwen3_nothink", "quantization_bit=4", "bf16=false fp16=true", "compute_cap"):
+            assert words in text, (page, words)
+        assert "doesn't support bf16" not in text and "cutoff_len=512" not in text, page
+
+
+def test_page_walk(page_walk, tutorial):
+    """The Chinese page in page order: the files downloaded on the login node (their full path printed), and
+    tensorboardX installed there from Tutorial 0's conda environment. The run commands are form fields of a
+    training job that trains with bf16 on a GPU: train_and_merge.sh runs in the tests above."""
+    walk = page_walk()
+    walk.install_conda()
+    files = walk.home / "scow-tutorials" / tutorial.folder.name
+    result = walk.run()
+    assert result.output(0).strip().splitlines()[-1] == str(files)
+    assert (files / "tensorboardx-lib" / "tensorboardX" / "__init__.py").is_file()
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full-path>": "P"}})

@@ -3,7 +3,11 @@
     python classify.py IMAGE --model DIR --labels "a diagram" "a dog" "a cat"
 
 CLIP scores how well the image matches each text label; the scores are turned into
-probabilities with a softmax over the labels given, printed highest first.
+probabilities with a softmax over the labels given, printed highest first. The labels must be
+English (CLIP ViT-B/32 was trained on English text) and at most 77 tokens each.
+The image is prepared as the model expects 8-bit RGB: the EXIF orientation of a phone photo is
+applied, 16-bit and floating-point images are scaled to 8 bits, and transparent parts are put on
+a white background; the "Image:" line says which of these was done.
 The model is read only from the local folder DIR (downloaded beforehand on the
 login/data node): this script never tries the network, so it works on compute nodes.
 """
@@ -32,7 +36,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", default=os.environ.get("CLIP_MODEL_DIR"),
                         help="folder of the downloaded CLIP model (default: $CLIP_MODEL_DIR)")
     parser.add_argument("--labels", nargs="+", default=DEFAULT_LABELS,
-                        help='two or more text labels (default: "a diagram" "a dog" "a cat")')
+                        help='two or more English text labels, at most 77 tokens each '
+                             '(default: "a diagram" "a dog" "a cat")')
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto: cuda when a GPU is visible, else cpu")
     parser.add_argument("--json", action="store_true",
@@ -50,6 +55,43 @@ def check_labels(labels: list[str]) -> list[str]:
     return labels
 
 
+def to_8bit_rgb(image, path: Path):
+    """The image as 8-bit RGB, the way it looks, and a list of what was changed to get there."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    notes = []
+    if image.getexif().get(0x0112, 1) not in (0, 1):  # 0x0112: the EXIF orientation tag
+        image = ImageOps.exif_transpose(image)
+        notes.append("rotated as its EXIF orientation says")
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.int64)
+        if image.mode == "I" and (values.min() < 0 or values.max() > 65535):
+            fail(f"{path} holds 32-bit integer pixels from {values.min()} to {values.max()}: convert it to "
+                 "an 8-bit PNG or JPEG first")
+        # 16 bits (0..65535) to 8 bits (0..255): 65535 / 257 = 255.
+        image = Image.fromarray((values / 257).round().astype(np.uint8))
+        notes.append("16-bit grayscale scaled to 8 bits")
+    elif image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        if not np.isfinite(values).all() or low < 0 or high > 1:
+            fail(f"{path} holds floating-point pixels from {low:g} to {high:g} (or NaN): this script reads "
+                 "floating-point images with values from 0 to 1 only; convert it to an 8-bit PNG or JPEG first")
+        image = Image.fromarray((values * 255).round().astype(np.uint8))
+        notes.append("floating-point (0 to 1) scaled to 8 bits")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        if rgba.getchannel("A").getextrema() != (255, 255):
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, rgba)
+            notes.append("transparent parts put on white")
+    if image.mode not in ("RGB", "L", "P", "1", "CMYK", "YCbCr", "RGBA", "LAB", "HSV"):
+        fail(f"{path} has pixels of mode {image.mode}, which this script does not convert: save it as an "
+             "8-bit PNG or JPEG first")
+    return image.convert("RGB"), notes
+
+
 def open_image(path: Path):
     from PIL import Image, UnidentifiedImageError
 
@@ -58,10 +100,20 @@ def open_image(path: Path):
     try:
         with Image.open(path) as image:
             image.load()
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            return to_8bit_rgb(image, path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         fail(f"{path} is not an image that Pillow can read ({exc.__class__.__name__}): "
              "give a PNG or JPEG file")
+
+
+def check_label_length(labels: list[str], processor, model) -> None:
+    """CLIP reads at most max_position_embeddings (77) tokens per label, its start and end marks included."""
+    limit = model.config.text_config.max_position_embeddings
+    for label in labels:
+        count = len(processor.tokenizer(label)["input_ids"])
+        if count > limit:
+            fail(f"the label {label[:40]!r}... is {count} tokens long, but CLIP reads at most {limit} "
+                 "(start and end marks included): shorten it to a few English words")
 
 
 def check_model_folder(model: str | None) -> Path:
@@ -74,9 +126,13 @@ def check_model_folder(model: str | None) -> Path:
     if not config.is_file():
         fail(f"{folder} holds no model (no config.json); {DOWNLOAD_HINT}")
     try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        settings = json.loads(config.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         fail(f"{config} is not valid JSON: the download is incomplete, download the model again")
+    if not isinstance(settings, dict):
+        fail(f"{config} holds a JSON {type(settings).__name__}, not the object of settings a model's "
+             "config.json holds: the file is damaged, download the model again")
+    model_type = settings.get("model_type")
     if model_type != "clip":
         fail(f"{folder} holds a '{model_type}' model, not CLIP: pass the folder of a CLIP model "
              "(for example openai/clip-vit-base-patch32)")
@@ -89,7 +145,7 @@ def check_model_folder(model: str | None) -> Path:
 def main() -> None:
     args = parse_args()
     labels = check_labels(args.labels)
-    image = open_image(Path(args.image))
+    image, notes = open_image(Path(args.image))
     folder = check_model_folder(args.model)
 
     import torch
@@ -107,9 +163,12 @@ def main() -> None:
         # local_files_only: read the folder, never contact a model hub (compute nodes have no internet).
         model = CLIPModel.from_pretrained(folder, local_files_only=True).to(device).eval()
         processor = CLIPProcessor.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        fail(f"could not load a CLIP model and processor from {folder}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a damaged download fails in many ways (safetensors, pickle, ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(f"could not load a CLIP model and processor from {folder} ({exc.__class__.__name__}: {first[:300]}). "
+             "A weights file is probably incomplete: run the download command again on the login/data node")
 
+    check_label_length(labels, processor, model)
     inputs = processor(text=labels, images=image, return_tensors="pt", padding=True).to(device)
     with torch.inference_mode():
         logits = model(**inputs).logits_per_image[0]  # one similarity score per label, scaled
@@ -120,7 +179,7 @@ def main() -> None:
         return
     print(f"Device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""))
     print(f"Model: {folder}")
-    print(f"Image: {args.image} ({image.width}x{image.height})")
+    print(f"Image: {args.image} ({image.width}x{image.height}" + "".join(f"; {n}" for n in notes) + ")")
     print(f"Probabilities over the {len(labels)} labels given (softmax, they sum to 1):")
     for probability, label in sorted(zip(probabilities, labels), reverse=True):
         print(f"  {probability:.4f}  {label}")

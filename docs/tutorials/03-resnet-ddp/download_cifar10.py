@@ -2,7 +2,7 @@
 
     python download_cifar10.py --root data
 
-Fetches cifar-10-python.tar.gz (about 163 MB) from the dataset's home page, checks its MD5 against the
+Fetches cifar-10-python.tar.gz (about 170 MB) from the dataset's home page, checks its MD5 against the
 value torchvision uses, unpacks it into ROOT/cifar-10-batches-py/ and checks the MD5 of every file in it.
 Run it again at any time: a complete, verified folder is left as it is, and an archive that is already
 there and intact is not downloaded a second time. Uses only the Python standard library.

@@ -29,6 +29,9 @@ conda activate "$ENV_NAME"
 # puts it in ./data), and the number of epochs.
 DATA_DIR=data
 EPOCHS=5
+# cuda: train on the job's GPUs (the job stops with an error when PyTorch sees
+# none). Only to try the script without GPUs: TRAIN_DEVICE=cpu sbatch job.sh
+TRAIN_DEVICE="${TRAIN_DEVICE:-cuda}"
 
 # One process per GPU of this job. The scheduler lists the job's GPUs in
 # CUDA_VISIBLE_DEVICES (Slurm also sets SLURM_GPUS_ON_NODE); without either,
@@ -48,11 +51,16 @@ echo "Job ${CRANE_JOB_ID:-${SLURM_JOB_ID:-?}} on $(hostname), started $(date)"
 echo "Python: $(command -v python)"
 echo "GPUs of this job: ${CUDA_VISIBLE_DEVICES:-not listed};" \
      "starting $NPROC process(es), one per GPU"
-nvidia-smi -L 2>/dev/null || echo "nvidia-smi is not available: training runs on the CPU"
+nvidia-smi -L 2>/dev/null || echo "nvidia-smi is not available on this node"
+echo "Device asked for: $TRAIN_DEVICE (TRAIN_DEVICE)"
 
-# Stop at once, with a clear message, if the data is missing.
-python train_ddp.py --data "$DATA_DIR" --check-data
+# Stop at once, with a clear message, if the data is missing or PyTorch cannot
+# use the GPUs (exit code 2).
+python train_ddp.py --data "$DATA_DIR" --device "$TRAIN_DEVICE" --check-data
 # --standalone: torchrun picks a free port, so two jobs on one node do not collide.
-torchrun --standalone --nproc_per_node="$NPROC" \
-    train_ddp.py --data "$DATA_DIR" --epochs "$EPOCHS"
+if ! torchrun --standalone --nproc_per_node="$NPROC" \
+        train_ddp.py --data "$DATA_DIR" --epochs "$EPOCHS" --device "$TRAIN_DEVICE"; then
+    echo "Error: training failed; the lines starting with 'Error' above say why." >&2
+    exit 2
+fi
 echo "Finished $(date)"

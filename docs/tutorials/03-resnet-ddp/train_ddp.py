@@ -8,8 +8,10 @@ Start it with torchrun, which starts the processes and tells each one its rank:
 takes batch-size / processes images per step, so runs on 1 and 2 GPUs do the same training and only the
 speed differs. The learning rate follows the linear scaling rule: 0.1 for a global batch of 512.
 
-Without a GPU (or with --device cpu) the processes train on the CPU and talk through the gloo backend
-instead of NCCL: slow, but it shows that the script works. Only rank 0 prints and saves the model.
+The processes train on the GPUs and talk through NCCL. When PyTorch sees no GPU the script stops with exit
+code 2 and says what to check (Tutorial 0's check_env.py --require-gpu); it trains on the CPU, through the gloo
+backend, only when asked: --device cpu (or TRAIN_DEVICE=cpu), slow, but it shows that the script works.
+Only rank 0 prints and saves the model. Any error stops every process with a one-line message and exit code 2.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import pickle
 import sys
 import time
+import traceback
 from pathlib import Path
 
 BATCHES = "cifar-10-batches-py"
@@ -29,6 +32,7 @@ BASE_LR, BASE_BATCH = 0.1, 512
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 DOWNLOAD = "python download_cifar10.py --root {root}"
+CHECK_GPU = "python check_env.py --require-gpu"
 
 
 def fail(message: str) -> None:
@@ -50,11 +54,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=None,
                         help="data loader worker processes per GPU (default: from the CPUs you were given)")
     parser.add_argument("--out", default="resnet18_cifar10.pt", help="where rank 0 saves the model")
-    parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    parser.add_argument("--device", choices=["cuda", "cpu"], default=os.environ.get("TRAIN_DEVICE", "cuda"),
+                        help="cuda: the GPUs, NCCL (default, or $TRAIN_DEVICE); cpu: the CPU, gloo (slow, "
+                             "only to try the script without GPUs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check-data", action="store_true",
-                        help="only check that the CIFAR-10 files are in place, then exit (no torchrun needed)")
-    return parser.parse_args()
+                        help="only check that the CIFAR-10 files are in place and the device can be used, "
+                             "then exit (no torchrun needed)")
+    args = parser.parse_args()
+    if args.device not in ("cuda", "cpu"):
+        fail(f"--device (or TRAIN_DEVICE) must be cuda or cpu, not {args.device!r}")
+    return args
 
 
 def load_batches(folder: Path, names: list[str]):
@@ -64,9 +74,14 @@ def load_batches(folder: Path, names: list[str]):
 
     images, labels = [], []
     for name in names:
-        with open(folder / name, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
-        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        try:
+            with open(folder / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            data = entry["data"]
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
+            fail(f"{folder / name} is damaged ({exc.__class__.__name__}): delete {folder} and download it again "
+                 f"with {DOWNLOAD.format(root=folder.parent)}")
+        images.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32))
         labels.extend(entry["labels"])
     return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
 
@@ -108,12 +123,48 @@ def default_workers(local_processes: int) -> int:
     return max(0, min(4, cpus // local_processes - 1))
 
 
+def gpus_of_this_job() -> str | None:
+    """The GPUs the scheduler gave this job or app, as it lists them; None when it lists none."""
+    for name in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_GPUS", "SLURM_GPUS_ON_NODE"):
+        value = os.environ.get(name, "").strip()
+        if value and value not in ("-1", "NoDevFiles"):
+            return f"{name}={value}"
+    return None
+
+
+def check_device(device: str, local_world: int = 1) -> bool:
+    """True for CUDA; stops with exit code 2 when the GPUs cannot be used (CPU only when asked)."""
+    import torch
+
+    if device == "cpu":
+        return False
+    if not torch.cuda.is_available():
+        given = gpus_of_this_job()
+        if given:
+            why = (f"this job was given GPUs ({given}) but PyTorch {torch.__version__} sees none: the conda "
+                   f"environment is not the one from Tutorial 0, or its PyTorch build does not fit this node's "
+                   f"driver.\nCheck it on this node, in this environment, with Tutorial 0's script:\n"
+                   f"    {CHECK_GPU}\n")
+        else:
+            why = ("PyTorch sees no GPU and none was given to this job or app: request GPUs (accelerators per "
+                   "node in the app form; a GPU partition and --gres=gpu:N in job.sh), then check them with "
+                   f"nvidia-smi and Tutorial 0's {CHECK_GPU}.\n")
+        fail(why + "To train on the CPU on purpose (slow), pass --device cpu (in job.sh: TRAIN_DEVICE=cpu).")
+    if torch.cuda.device_count() < local_world:
+        fail(f"torchrun started {local_world} processes on this node but only "
+             f"{torch.cuda.device_count()} GPU(s) are visible: set --nproc_per_node to the number of "
+             f"GPUs you requested (nvidia-smi lists them)")
+    return True
+
+
 def main() -> None:
     args = parse_args()
     # Check the inputs before importing PyTorch (which takes a while): a wrong path fails at once.
     folder = check_data(Path(args.data).expanduser())
     if args.check_data:
         print(f"CIFAR-10 files found in {folder}")
+        use_cuda = check_device(args.device)
+        print(f"Device check: {'CUDA' if use_cuda else 'CPU, as asked with --device cpu'}", flush=True)
         return
     if "LOCAL_RANK" not in os.environ:
         fail("start this script with torchrun, for example:\n"
@@ -138,12 +189,8 @@ def main() -> None:
     from torch.utils.data.distributed import DistributedSampler
     from torchvision.models import resnet18
 
-    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    use_cuda = check_device(args.device, local_world)
     if use_cuda:
-        if torch.cuda.device_count() < local_world:
-            fail(f"torchrun started {local_world} processes on this node but only "
-                 f"{torch.cuda.device_count()} GPU(s) are visible: set --nproc_per_node to the number of "
-                 f"GPUs you requested (nvidia-smi lists them)")
         torch.cuda.set_device(local_rank)
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:
@@ -235,5 +282,20 @@ def main() -> None:
     dist.destroy_process_group()
 
 
+def run() -> None:
+    """main(), with any error turned into one clear line per process and exit code 2 (torchrun reports it)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - every error ends the same, clear way
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        rank = os.environ.get("RANK", "0")
+        print(f"Error (rank {rank}): {exc.__class__.__name__}: {exc}\n"
+              f"    at {Path(frame.filename).name} line {frame.lineno} ({frame.name}); this process stops "
+              f"with exit code 2, and torchrun then stops the others", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -4,7 +4,9 @@
 
 Checks that config.json and the tokenizer files are there and parse, that every weight file
 named in model.safetensors.index.json is present, and that each safetensors file is complete:
-its header parses and the file is exactly as long as the tensors it lists. Prints the number of
+its header parses and the file is exactly as long as the tensors it lists. A model in PyTorch's
+older .bin format (pytorch_model.bin, or shards named in pytorch_model.bin.index.json) is checked
+for presence and size only: its files are not unpickled, which could run code. Prints the number of
 parameters and the size; exit code 0 when the folder is complete, 2 with one line per defect.
 Only Python's standard library is used, and only the headers are read, so it takes seconds
 even for a model of many GB. Run it on the login/data node right after the download.
@@ -61,7 +63,11 @@ def check_config(folder: Path, report: Report) -> dict:
         report.defect("config.json: missing; without it no library can build the model")
         return {}
     config = read_json(path, report)
-    if not isinstance(config, dict):
+    if config is None:
+        return {}
+    if not isinstance(config, dict) or not config:
+        what = "an empty object" if isinstance(config, dict) else f"a JSON {type(config).__name__}"
+        report.defect(f"config.json: {what}, not the model's settings; the file is damaged; {FIX}")
         return {}
     architectures = ", ".join(config.get("architectures") or ["?"])
     report.ok(f"config.json (model_type {config.get('model_type', '?')}, {architectures})")
@@ -139,23 +145,62 @@ def check_shard(path: Path, expected: set[str], report: Report) -> tuple[int, in
     return parameters, size, dtypes
 
 
+def read_index(index_path: Path, report: Report) -> dict[str, set[str]] | None:
+    """Shard name -> tensor names of a *.index.json, or None (reported) when it is damaged or empty."""
+    index = read_json(index_path, report)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        what = "an empty weight_map" if isinstance(weight_map, dict) else "no weight_map"
+        report.defect(f"{index_path.name}: {what}, so it names no weight files; {FIX}")
+        return None
+    expected: dict[str, set[str]] = {}
+    for tensor, shard in weight_map.items():
+        expected.setdefault(str(shard), set()).add(tensor)
+    report.ok(f"{index_path.name}: {len(weight_map)} tensors in {len(expected)} files")
+    return expected
+
+
+def check_bin_weights(folder: Path, report: Report) -> tuple[int, int, set[str]]:
+    """PyTorch .bin weights: present and not empty (they are pickles, so their content is not read)."""
+    index_path = folder / "pytorch_model.bin.index.json"
+    if index_path.is_file():
+        expected = read_index(index_path, report)
+        if expected is None:
+            return 0, 0, set()
+        names = sorted(expected)
+    else:
+        names = ["pytorch_model.bin"]
+    size, complete = 0, True
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            report.defect(f"{name}: missing; {FIX}")
+            complete = False
+        elif path.stat().st_size < 1024:
+            report.defect(f"{name}: only {path.stat().st_size} bytes, too small for model weights; {FIX}")
+            complete = False
+        else:
+            report.ok(f"{name}: {human(path.stat().st_size)} (PyTorch .bin: size checked, content not read)")
+            size += path.stat().st_size
+    return (0, size, {"bin"}) if complete else (0, 0, set())
+
+
 def check_weights(folder: Path, report: Report) -> tuple[int, int, set[str]]:
     index_path = folder / "model.safetensors.index.json"
     expected: dict[str, set[str]] = {}
     if index_path.is_file():
-        index = read_json(index_path, report)
-        if not isinstance(index, dict) or not isinstance(index.get("weight_map"), dict):
-            report.defect(f"{index_path.name}: has no weight_map; {FIX}")
+        found = read_index(index_path, report)
+        if found is None:
             return 0, 0, set()
-        for tensor, shard in index["weight_map"].items():
-            expected.setdefault(shard, set()).add(tensor)
-        report.ok(f"{index_path.name}: {len(index['weight_map'])} tensors in {len(expected)} files")
+        expected = found
     elif (folder / "model.safetensors").is_file():
         expected["model.safetensors"] = set()
+    elif (folder / "pytorch_model.bin.index.json").is_file() or (folder / "pytorch_model.bin").is_file():
+        return check_bin_weights(folder, report)
     else:
         others = sorted(p.name for p in folder.glob("*.bin")) or ["none"]
-        report.defect("weights: no model.safetensors or model.safetensors.index.json "
-                      f"(other weight files: {', '.join(others)}); this script checks safetensors only")
+        report.defect("weights: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or "
+                      f"pytorch_model.bin.index.json (other .bin files: {', '.join(others)})")
         return 0, 0, set()
     parameters, size, dtypes, complete = 0, 0, set(), True
     for shard in sorted(expected):
@@ -194,9 +239,19 @@ def main() -> None:
         print(f"FAILED: {len(report.defects)} defect(s) in {folder}", file=sys.stderr)
         for defect in report.defects:
             print(f"  - {defect}", file=sys.stderr)
+        models = sorted(p.parent.name for p in folder.glob("*/config.json"))
+        if models and not (folder / "config.json").is_file():
+            shown = ", ".join(str(folder / name) for name in models[:5])
+            print(f"Did you mean {shown}? {folder} holds no model itself, but "
+                  f"{'these subfolders look' if len(models) > 1 else 'this subfolder looks'} like one.",
+                  file=sys.stderr)
         sys.exit(2)
-    print(f"Parameters: {parameters:,} ({human(parameters, unit='')})")
-    print(f"Weights: {human(size)} on disk, dtype {', '.join(sorted(dtypes))}")
+    if dtypes == {"bin"}:
+        print("Parameters: not counted (PyTorch .bin files are not read)")
+        print(f"Weights: {human(size)} on disk, PyTorch .bin format")
+    else:
+        print(f"Parameters: {parameters:,} ({human(parameters, unit='')})")
+        print(f"Weights: {human(size)} on disk, dtype {', '.join(sorted(dtypes))}")
     print("OK: the model folder is complete")
 
 

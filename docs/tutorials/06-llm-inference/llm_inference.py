@@ -32,6 +32,12 @@ DEFAULT_TOP_P = 0.8
 DEFAULT_TOP_K = 20
 DEFAULT_MAX_NEW_TOKENS = 1024
 WEIGHT_FILES = ("*.safetensors", "*.bin")
+# Any one of these sets of files is a tokenizer transformers can load (the same list as Tutorial 4's
+# check_model.py). Without one, transformers 5 quietly builds an empty tokenizer and fails much later.
+TOKENIZER_FILES = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"), ("vocab.txt",))
+# bfloat16 runs natively from compute capability 8.0 (A100, RTX 30xx) on. Older GPUs (V100 7.0, T4 and
+# RTX 20xx 7.5) emulate it slowly, although torch.cuda.is_bf16_supported() answers True there.
+BF16_CAPABILITY = (8, 0)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -51,13 +57,41 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     parser.add_argument("--greedy", action="store_true", help="no sampling: always take the likeliest token")
     parser.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto",
-                        help="auto: bfloat16 on GPUs that support it, float16 on older GPUs, float32 on CPU")
+                        help="auto: bfloat16 on GPUs of compute capability 8.0 or newer, float16 on older "
+                             "GPUs, float32 on the CPU")
     parser.add_argument("--seed", type=int, default=None, help="fix the random sampling (reproducible answers)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.max_new_tokens < 1:
+        fail(f"--max-new-tokens {args.max_new_tokens}: the answer must be allowed at least 1 token. "
+             f"Leave the option out (default {DEFAULT_MAX_NEW_TOKENS}) or give a positive number such as 256.")
+    for option in ("prompt", "system"):
+        text = getattr(args, option)
+        if text is None:
+            continue
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            fail(f"--{option} is not valid UTF-8 text (the terminal or the file it came from uses another "
+                 "encoding, e.g. GBK). Set the terminal to UTF-8 or convert the text with "
+                 "iconv -f GBK -t UTF-8, then run again.")
+        if not text.strip():
+            fail(f"--{option} is empty. Write the question in quotes, e.g. --prompt \"What is a GPU?\", "
+                 "or leave --prompt out to start the interactive chat.")
+    return args
 
 
 def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(any(folder.glob(p)) for p in WEIGHT_FILES)
+
+
+def check_tokenizer(folder: Path) -> None:
+    """Stop unless the folder holds the tokenizer's files (transformers would build an empty one)."""
+    if any(all((folder / name).is_file() for name in names) for names in TOKENIZER_FILES):
+        return
+    wanted = " or ".join("+".join(names) for names in TOKENIZER_FILES)
+    fail(f"{folder} has the model's weights but no tokenizer files ({wanted}). The download is incomplete: "
+         "on the login node, check the folder with Tutorial 4's check_model.py and run the same download "
+         "command again (it fetches the missing files); then attach the complete folder again.")
 
 
 def find_model(args: argparse.Namespace) -> Path:
@@ -76,12 +110,14 @@ def find_model(args: argparse.Namespace) -> Path:
         fail(f"model folder {folder} (from {source}) does not exist. Check the path; the folder must hold "
              "config.json and the *.safetensors weight files.")
     if has_model(folder):
+        check_tokenizer(folder)
         return folder
     # The attached model may be mounted one or two levels above the files (e.g. <mount>/<version>/).
     configs = [*folder.glob("*/config.json"), *folder.glob("*/*/config.json")]
     inside = sorted({p.parent for p in configs if has_model(p.parent)})
     if len(inside) == 1:
         print(f"Using the model in {inside[0]}", file=sys.stderr)
+        check_tokenizer(inside[0])
         return inside[0]
     listing = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
     fail(f"{folder} (from {source}) holds no model: config.json and *.safetensors weights are missing "
@@ -91,13 +127,18 @@ def find_model(args: argparse.Namespace) -> Path:
 
 
 def pick_dtype(choice: str):
+    """The weights' dtype and why it was chosen (printed with the loading line)."""
     import torch
 
     if choice != "auto":
-        return getattr(torch, choice)
+        return getattr(torch, choice), "chosen with --dtype"
     if not torch.cuda.is_available():
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32, "no GPU visible: this is slow for a 4B model"
+    major, minor = torch.cuda.get_device_capability(0)
+    if (major, minor) >= BF16_CAPABILITY:
+        return torch.bfloat16, f"compute capability {major}.{minor} runs bfloat16 natively"
+    return torch.float16, (f"compute capability {major}.{minor} is below 8.0: bfloat16 would only be emulated "
+                           "(slowly), so float16")
 
 
 def oom_advice(where: str) -> str:
@@ -108,10 +149,15 @@ def oom_advice(where: str) -> str:
         gpu = f"{torch.cuda.get_device_name(0)}, {total:.0f} GiB"
     else:
         gpu = "no GPU"
-    return (f"out of memory while {where} ({gpu}). What to change: a shorter answer (--max-new-tokens 256), "
-            "a shorter conversation (/reset, or start again), no other program on the GPU (check nvidia-smi), "
-            "or a GPU with more memory (the 4B model needs about 8 GB for its weights in bfloat16, plus the "
-            "conversation's KV cache); on a small GPU use a smaller model such as Qwen2.5-1.5B-Instruct.")
+    if where == "loading the model":
+        first = ""
+    else:
+        first = "a shorter conversation (/reset, or start again: every earlier turn is part of the input), "
+    return (f"out of memory while {where} ({gpu}). What to change: {first}"
+            "no other program on the GPU (nvidia-smi lists the processes that hold its memory: end them, "
+            "e.g. a Python still running in another terminal), a GPU with more memory (the 4B model needs "
+            "about 8 GB for its weights in bfloat16 or float16, plus the conversation's KV cache), "
+            "or a smaller model such as Qwen2.5-1.5B-Instruct.")
 
 
 class OutOfMemory(Exception):
@@ -158,7 +204,38 @@ def answer(model, tokenizer, messages: list[dict], args: argparse.Namespace) -> 
     return streamer.text.strip()
 
 
-def chat(model, tokenizer, args: argparse.Namespace) -> None:
+NOT_UTF8 = ("the input on stdin is not valid UTF-8 text (a file saved as GBK, for example). Convert it with "
+            "iconv -f GBK -t UTF-8 FILE > FILE.utf8 and pipe that in, or set the terminal to UTF-8.")
+
+
+def piped_lines() -> list[str] | None:
+    """Questions piped in (printf ... | python llm_inference.py) are read and checked before the model loads;
+    None when stdin is a terminal (the chat then reads line by line)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    try:
+        return sys.stdin.buffer.read().decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        fail(NOT_UTF8)
+    raise AssertionError  # not reached
+
+
+def read_line(piped: list[str] | None) -> str:
+    """The next message; EOFError at the end of the input."""
+    if piped is None:
+        try:
+            line = input("You> ")
+            line.encode("utf-8")  # undecodable bytes arrive as surrogates in a non-UTF-8 locale
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            fail(NOT_UTF8)
+        return line
+    print("You> ", end="", flush=True)
+    if not piped:
+        raise EOFError
+    return piped.pop(0)
+
+
+def chat(model, tokenizer, args: argparse.Namespace, piped: list[str] | None) -> None:
     import torch
 
     history: list[dict] = [{"role": "system", "content": args.system}] if args.system else []
@@ -167,7 +244,7 @@ def chat(model, tokenizer, args: argparse.Namespace) -> None:
           flush=True)
     while True:
         try:
-            line = input("You> ")
+            line = read_line(piped)
         except EOFError:
             print()
             break
@@ -196,19 +273,21 @@ def chat(model, tokenizer, args: argparse.Namespace) -> None:
 def main() -> None:
     args = parse_args()
     folder = find_model(args)
+    piped = None if args.prompt else piped_lines()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = pick_dtype(args.dtype)
+    dtype, reason = pick_dtype(args.dtype)
     if args.seed is not None:
         torch.manual_seed(args.seed)
     if torch.cuda.is_available():
         where = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
         placement = {"device_map": "auto"}  # accelerate places the layers on the GPU(s)
     else:
-        where = "CPU (no GPU visible: this is slow for a 4B model)"
+        where = "CPU"
         placement = {}
-    print(f"Loading {folder} as {str(dtype).removeprefix('torch.')} on {where}", file=sys.stderr, flush=True)
+    print(f"Loading {folder} as {str(dtype).removeprefix('torch.')} on {where} ({reason})", file=sys.stderr,
+          flush=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, **placement)
@@ -230,7 +309,7 @@ def main() -> None:
         except OutOfMemory as exc:
             fail(str(exc), code=3)
     else:
-        chat(model, tokenizer, args)
+        chat(model, tokenizer, args, piped)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 echo "Job ${CRANE_JOB_ID:-${SLURM_JOB_ID:-?}} on $(hostname), started $(date)"
 echo "Python: $(command -v python)"
 if command -v nvidia-smi > /dev/null; then
-    nvidia-smi
+    nvidia-smi || echo "nvidia-smi failed: no GPU or no driver on this node (train.py will say which device it uses)"
 else
     echo "nvidia-smi is not available on this node"
 fi

@@ -39,20 +39,73 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=0.1, help="fraction of the steps spent warming up")
     parser.add_argument("--max-length", type=int, default=128, help="longest input in tokens (pair together)")
     parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
-                        help="auto: bf16 on GPUs that support it, else fp16; fp32 on CPU")
+                        help="auto: bf16 on GPUs of compute capability 8.0 or newer (A100, H100, RTX 30xx), "
+                        "fp16 with loss scaling on older ones (V100, T4); always fp32 on CPU")
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args()
 
 
+# Files a saved tokenizer consists of: tokenizer.json (the fast tokenizer save_pretrained writes) or BERT's
+# vocab.txt. Without them Transformers 5 builds an empty tokenizer without a word of warning, and every word
+# becomes [UNK]: training would run and learn nothing.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+
 def check_inputs(args: argparse.Namespace) -> None:
     """Clear errors for the usual mistakes, before the slow imports."""
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            fail(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
     hint = ("Run python download.py on the login/data node first (it creates bert-base-uncased/ and "
             "glue-mrpc/), then run train.py in the same folder, or pass --model/--data.")
     if not (args.model / "config.json").is_file():
         fail(f"no model in {args.model} (config.json not found). {hint}")
+    if not any((args.model / name).is_file() for name in TOKENIZER_FILES):
+        fail(f"no tokenizer in {args.model} (neither {' nor '.join(TOKENIZER_FILES)} found): the folder holds "
+             f"a model without its tokenizer. {hint}")
     if not (args.data / "dataset_dict.json").is_file():
         fail(f"no saved dataset in {args.data} (dataset_dict.json not found). {hint}")
+
+
+def load_saved_data(folder: Path):
+    """load_from_disk, with a clear error for a split saved without rows (Datasets cannot read it back)."""
+    from datasets import load_from_disk
+
+    for split in ("train", "validation"):
+        state = folder / split / "state.json"
+        if state.is_file() and not json.loads(state.read_text()).get("_data_files", [None]):
+            fail(f"{folder}: the {split} split is empty (0 sentence pairs, no data files in {folder / split}). "
+                 f"Save the data again with download.py.")
+    try:
+        return load_from_disk(str(folder))
+    except Exception as exc:  # a damaged or partly copied folder
+        fail(f"could not read the saved dataset in {folder} ({type(exc).__name__}: {exc}). Save it again with "
+             f"download.py.")
+
+
+def check_data(data, folder: Path) -> None:
+    """The label column must be a ClassLabel (names for the classes) holding valid class ids, and both splits
+    must have rows: otherwise training would crash half-way, or evaluate on nothing."""
+    from datasets import ClassLabel
+
+    fix = "Save the data again with download.py, which keeps GLUE's label names."
+    for split in ("train", "validation"):
+        feature = data[split].features["label"]
+        if not isinstance(feature, ClassLabel):
+            fail(f"{folder}: the label column of the {split} split is {feature!r}, not a ClassLabel with the "
+                 f"class names (not_equivalent, equivalent). {fix} For your own data, cast it: "
+                 f"ds.cast_column('label', ClassLabel(names=['not_equivalent', 'equivalent'])).")
+        if len(data[split]) == 0:
+            fail(f"{folder}: the {split} split is empty (0 sentence pairs). {fix}")
+        values = set(data[split].unique("label"))
+        if not values <= set(range(feature.num_classes)):
+            bad = sorted(values - set(range(feature.num_classes)))
+            fail(f"{folder}: the {split} split has labels {bad}, outside 0..{feature.num_classes - 1} "
+                 f"({', '.join(feature.names)}); -1 marks a hidden label, as in GLUE's test split, which "
+                 f"cannot be trained or evaluated on. {fix}")
+    if data["train"].features["label"].names != data["validation"].features["label"].names:
+        fail(f"{folder}: the train and validation splits name their labels differently. {fix}")
 
 
 def main() -> None:
@@ -61,7 +114,6 @@ def main() -> None:
 
     import numpy as np
     import torch
-    from datasets import load_from_disk
     from sklearn.metrics import accuracy_score, f1_score
     from torch.utils.data import DataLoader
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -84,18 +136,28 @@ def main() -> None:
     precision = args.precision
     if device.type == "cpu":
         precision = "fp32"  # mixed precision is for the GPU
-    elif precision == "auto":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        print(f"Device: cpu (CPU), precision {precision}", flush=True)
+    else:
+        # bf16 tensor cores start with compute capability 8.0 (Ampere). torch.cuda.is_bf16_supported() is no
+        # guide: it is True on a V100 or T4 too, where bf16 is emulated and slow. Older GPUs get fp16.
+        major, minor = torch.cuda.get_device_capability(device)
+        if precision == "auto":
+            precision = "bf16" if major >= 8 else "fp16"
+        elif precision == "bf16" and major < 8:
+            fail(f"--precision bf16: this GPU has compute capability {major}.{minor}; bf16 needs 8.0 or newer "
+                 f"(A100, H100, RTX 30xx). Use --precision auto (fp16 here) or fp16.")
+        scaling = " with loss scaling (GradScaler)" if precision == "fp16" else ""
+        print(f"Device: cuda ({torch.cuda.get_device_name(device)}, compute capability {major}.{minor}), "
+              f"precision {precision}{scaling}", flush=True)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"Device: {device.type} ({name}), precision {precision}", flush=True)
 
     # ---- data: sentence pairs -> token ids; padding happens per batch (dynamic padding)
-    data = load_from_disk(str(args.data))
+    data = load_saved_data(args.data)
     for split in ("train", "validation"):
         if split not in data or not {"sentence1", "sentence2", "label"} <= set(data[split].column_names):
             fail(f"{args.data} is not GLUE MRPC: it needs train and validation splits with the columns "
                  "sentence1, sentence2 and label. Save it again with download.py.")
+    check_data(data, args.data)
     labels = data["train"].features["label"].names  # ['not_equivalent', 'equivalent']
     tokenizer = AutoTokenizer.from_pretrained(args.model, local_files_only=True)
 

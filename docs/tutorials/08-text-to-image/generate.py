@@ -30,6 +30,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PIPELINE_CLASS = "StableDiffusion3Pipeline"
 T5_PARTS = ("text_encoder_3", "tokenizer_3")
 DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+# bf16 runs natively from compute capability 8.0 (A100, RTX 30xx) on; a V100 (7.0) or T4 (7.5) only emulates it,
+# slowly, although torch.cuda.is_bf16_supported() answers True there.
+BF16_CAPABILITY = (8, 0)
+# Any one of these sets of files is a tokenizer transformers can load. Without one, transformers 5 quietly
+# builds an empty tokenizer, and the pipeline draws an image from meaningless token ids.
+TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("spiece.model",), ("tokenizer.model",))
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -53,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-images", type=int, default=1, help="how many images; image i uses seed + i (default 1)")
     p.add_argument("--output", default="outputs", help="folder for the PNG files (default outputs)")
     p.add_argument("--dtype", choices=["auto", *DTYPES], default="auto",
-                   help="weights' precision: auto = fp16 on a GPU, fp32 on the CPU (default auto)")
+                   help="weights' precision: auto = bf16 on a GPU of compute capability 8.0 or newer, fp16 on "
+                        "older GPUs, fp32 on the CPU (default auto)")
     p.add_argument("--no-t5", action="store_true",
                    help="do not load the large T5 text encoder: less GPU memory, prompts followed less closely")
     p.add_argument("--offload", action="store_true",
@@ -61,6 +68,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
                    help="auto = the GPU; cpu only for tests with tiny models (default auto)")
     args = p.parse_args(argv)
+    for option in ("prompt", "negative_prompt"):
+        try:
+            getattr(args, option).encode("utf-8")
+        except UnicodeEncodeError:
+            fail(f"--{option.replace('_', '-')} is not valid UTF-8 text (the terminal or the file it came from "
+                 "uses another encoding, e.g. GBK). Set the terminal to UTF-8, or convert the text with "
+                 "iconv -f GBK -t UTF-8, then run again.")
+    if not args.prompt.strip():
+        fail("--prompt is empty: describe the image in quotes, e.g. --prompt \"a red fox in the snow\".")
+    output = Path(args.output).expanduser()
+    for folder in (output, *output.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                fail(f"--output {args.output}: {folder} is a file, but --output names the folder the PNG files "
+                     f"go to. Give a folder, e.g. --output outputs (it is created if it does not exist).")
+            break
     if args.steps < 1:
         fail("--steps must be at least 1.")
     if args.num_images < 1:
@@ -98,7 +121,7 @@ def check_model_folder(folder: Path, no_t5: bool) -> None:
     if components.get("_class_name") != PIPELINE_CLASS:
         fail(f"{folder} holds a {components.get('_class_name')!r} pipeline, not {PIPELINE_CLASS}. "
              f"This script is for stabilityai/stable-diffusion-3-medium-diffusers.")
-    missing = []
+    missing, no_tokenizer = [], []
     for part, spec in components.items():
         if part.startswith("_") or not isinstance(spec, list) or spec[0] is None:
             continue
@@ -108,9 +131,34 @@ def check_model_folder(folder: Path, no_t5: bool) -> None:
         weights = list(sub.glob("*.safetensors")) + list(sub.glob("*.bin"))
         if not sub.is_dir() or ((sub / "config.json").is_file() and not weights):
             missing.append(part)
+        elif part.startswith("tokenizer") and not any(
+                all((sub / name).is_file() for name in names) for names in TOKENIZER_FILES):
+            no_tokenizer.append(part)
+    if no_tokenizer:
+        wanted = " or ".join("+".join(names) for names in TOKENIZER_FILES)
+        fail(f"{folder} is incomplete: no tokenizer files in {', '.join(p + '/' for p in no_tokenizer)} (one of "
+             f"{wanted} is needed). The download was probably interrupted: run the same download command "
+             f"again on the login node (it fetches the missing files), then retry.")
     if missing:
         fail(f"{folder} is incomplete: no files for {', '.join(missing)}. The download was probably interrupted: "
              f"run the same download command again (it resumes), then retry.")
+
+
+def pick_dtype(args: argparse.Namespace, torch) -> tuple[str, str]:
+    """The weights' dtype and why: bf16 only where the GPU runs it natively (compute capability 8.0+)."""
+    if args.device != "cuda":
+        return (args.dtype if args.dtype != "auto" else "fp32"), ("chosen with --dtype" if args.dtype != "auto"
+                                                                  else "on the CPU")
+    major, minor = torch.cuda.get_device_capability(0)
+    native = (major, minor) >= BF16_CAPABILITY
+    if args.dtype == "bf16" and not native:
+        fail(f"--dtype bf16: this GPU (compute capability {major}.{minor}) has no bf16 in hardware and would "
+             f"emulate it very slowly. Use --dtype fp16 (the default here) or --dtype fp32.")
+    if args.dtype != "auto":
+        return args.dtype, "chosen with --dtype"
+    if native:
+        return "bf16", f"compute capability {major}.{minor} runs bf16 natively"
+    return "fp16", f"compute capability {major}.{minor} is below 8.0: bf16 would only be emulated, so fp16"
 
 
 def out_of_memory_advice(args: argparse.Namespace) -> str:
@@ -180,18 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         args.device = "cuda"
     if args.device == "cuda" and not torch.cuda.is_available():
         fail("--device cuda, but no GPU is visible: check `nvidia-smi` and the app's GPU count.")
-    dtype_name = args.dtype if args.dtype != "auto" else ("fp16" if args.device == "cuda" else "fp32")
+    dtype_name, reason = pick_dtype(args, torch)
     dtype = getattr(torch, DTYPES[dtype_name])
-    if dtype_name == "bf16" and args.device == "cuda" and not torch.cuda.is_bf16_supported():
-        fail("this GPU does not support bf16: use --dtype fp16.")
     if args.offload and args.device != "cuda":
         print("Note: --offload only matters on a GPU; ignored on the CPU.")
         args.offload = False
 
     where = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
     print(f"Model: {folder}")
-    print(f"Device: {args.device} ({where}), dtype {dtype_name}, T5 encoder {'off' if args.no_t5 else 'on'}, "
-          f"CPU offload {'on' if args.offload else 'off'}")
+    print(f"Device: {args.device} ({where}), dtype {dtype_name} ({reason}), "
+          f"T5 encoder {'off' if args.no_t5 else 'on'}, CPU offload {'on' if args.offload else 'off'}")
     started = time.perf_counter()
     try:
         extra = {part: None for part in T5_PARTS} if args.no_t5 else {}
@@ -237,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             fail(out_of_memory_advice(args), code=3)
         pixels = result.images[0]
         if not np.isfinite(pixels).all():
-            print("Warning: the image contains NaN values (it will look black). Try --dtype bf16 or --dtype fp32.")
+            print("Warning: the image contains NaN values (it will look black). Try --dtype fp32, or "
+                  "--dtype bf16 on a GPU of compute capability 8.0 or newer.")
         image = pipe.image_processor.numpy_to_pil(np.nan_to_num(pixels)[None])[0]
         info = settings(args, seed, dtype_name)
         meta = PngInfo()

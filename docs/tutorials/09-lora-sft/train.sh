@@ -13,6 +13,30 @@ if [ ! -f "$SCOW_AI_DATASET_PATH/dataset_info.json" ]; then
     echo "error: $SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5" >&2
     exit 2
 fi
+if [ ! -f "$SCOW_AI_MODEL_PATH/config.json" ]; then
+    echo "error: $SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct" >&2
+    exit 2
+fi
+if ! mkdir -p "$WORK_DIR/saves" 2>/dev/null || [ ! -w "$WORK_DIR/saves" ]; then
+    echo "error: cannot write to $WORK_DIR/saves: WORK_DIR must be a folder this app may write to" >&2
+    exit 2
+fi
+# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
+python - "$SCOW_AI_DATASET_PATH" "$(dirname "$0")/sft.yaml" "$@" <<'PY' || exit 2
+import json, re, sys
+from pathlib import Path
+folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
+names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
+info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
+for name in names.split(","):
+    if name not in info:
+        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
+                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
+    file = folder / info[name].get("file_name", "")
+    if not file.is_file():
+        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
+PY
 
 output_dir="$WORK_DIR/saves/scow-identity-lora"
 echo "model:   $SCOW_AI_MODEL_PATH"

@@ -21,7 +21,10 @@ case "$MASTER_ADDR" in
 esac
 [[ "$NNODES" =~ ^[1-9][0-9]*$ ]] || fail "NNODES is '$NNODES': give the number of nodes (apps), e.g. 2"
 if ! [[ "$NODE_RANK" =~ ^[0-9]+$ ]] || [ "$NODE_RANK" -ge "$NNODES" ]; then
-    fail "NODE_RANK is '$NODE_RANK': use 0 on the master and 1 to $((NNODES - 1)) on the other nodes"
+    if [ "$NNODES" -eq 1 ]; then
+        fail "NODE_RANK is '$NODE_RANK' but NNODES is 1: a one-node run has only NODE_RANK=0"
+    fi
+    fail "NODE_RANK is '$NODE_RANK': use 0 on the master and 1 to $((NNODES - 1)) on the other nodes (NNODES=$NNODES)"
 fi
 
 for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
@@ -31,6 +34,26 @@ done
     || fail "$SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5"
 [ -f "$SCOW_AI_MODEL_PATH/config.json" ] \
     || fail "$SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct"
+if ! mkdir -p "$WORK_DIR/saves" 2>/dev/null || [ ! -w "$WORK_DIR/saves" ]; then
+    fail "cannot write to $WORK_DIR/saves: WORK_DIR must be a folder this app may write to"
+fi
+here="$(cd "$(dirname "$0")" && pwd)"
+# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
+python - "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" <<'PY' || exit 2
+import json, re, sys
+from pathlib import Path
+folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
+names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
+info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
+for name in names.split(","):
+    if name not in info:
+        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
+                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
+    file = folder / info[name].get("file_name", "")
+    if not file.is_file():
+        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
+PY
 
 if [ -z "${NPROC_PER_NODE:-}" ]; then
     NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
@@ -40,8 +63,11 @@ fi
 output_dir="$WORK_DIR/saves/scow-identity-lora-2nodes"
 echo "node $NODE_RANK of $NNODES, $NPROC_PER_NODE processes on this node, master $MASTER_ADDR:$MASTER_PORT"
 echo "output (written by the master): $output_dir"
+# Each node tokenizes the dataset into its own cache folder, so two nodes never write the same cache files.
+export HF_DATASETS_CACHE="$WORK_DIR/datasets-cache/node-$NODE_RANK"
+echo "datasets cache of this node: $HF_DATASETS_CACHE"
 export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE MASTER_ADDR MASTER_PORT
-llamafactory-cli train "$(dirname "$0")/sft.yaml" \
+llamafactory-cli train "$here/sft.yaml" \
     model_name_or_path="$SCOW_AI_MODEL_PATH" \
     dataset_dir="$SCOW_AI_DATASET_PATH" \
     output_dir="$output_dir" \

@@ -9,6 +9,14 @@ for var in SCOW_AI_MODEL_PATH WORK_DIR; do
         exit 2
     fi
 done
+if [ ! -f "$SCOW_AI_MODEL_PATH/config.json" ]; then
+    echo "error: $SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct" >&2
+    exit 2
+fi
+if ! mkdir -p "$WORK_DIR/merged" 2>/dev/null || [ ! -w "$WORK_DIR/merged" ]; then
+    echo "error: cannot write to $WORK_DIR/merged: WORK_DIR must be a folder this app may write to" >&2
+    exit 2
+fi
 adapter_dir="$WORK_DIR/saves/scow-identity-lora-2nodes"
 if [ ! -f "$adapter_dir/adapter_config.json" ]; then
     echo "error: no adapter in $adapter_dir: run merge.sh in the master app, after launch.sh finished there" >&2

@@ -14,6 +14,10 @@ fail() {
 for var in MASTER_ADDR MASTER_PORT RANK WORLD_SIZE; do
     [ -n "${!var:-}" ] || fail "\$$var is not set: create the training job with distributed training on (framework PyTorch)"
 done
+[[ "$WORLD_SIZE" =~ ^[1-9][0-9]*$ ]] || fail "WORLD_SIZE is '$WORLD_SIZE': the platform should set the number of nodes"
+if ! [[ "$RANK" =~ ^[0-9]+$ ]] || [ "$RANK" -ge "$WORLD_SIZE" ]; then
+    fail "RANK is '$RANK' but WORLD_SIZE is $WORLD_SIZE: RANK must be 0 to $((WORLD_SIZE - 1)); do not set RANK or WORLD_SIZE yourself in the run command"
+fi
 for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
     [ -n "${!var:-}" ] || fail "\$$var is not set: attach the model and the dataset to the training job"
 done
@@ -21,17 +25,39 @@ done
     || fail "$SCOW_AI_DATASET_PATH/dataset_info.json not found: attach the dataset of Tutorial 5"
 [ -f "$SCOW_AI_MODEL_PATH/config.json" ] \
     || fail "$SCOW_AI_MODEL_PATH/config.json not found: attach the model Qwen2.5-1.5B-Instruct"
+if ! mkdir -p "$WORK_DIR/rank-$RANK" 2>/dev/null || [ ! -w "$WORK_DIR/rank-$RANK" ]; then
+    fail "cannot write to $WORK_DIR/rank-$RANK: WORK_DIR must be a folder this job may write to"
+fi
+here="$(cd "$(dirname "$0")" && pwd)"
+# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
+python - "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" <<'PY' || exit 2
+import json, re, sys
+from pathlib import Path
+folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
+names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
+info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
+for name in names.split(","):
+    if name not in info:
+        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
+                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
+    file = folder / info[name].get("file_name", "")
+    if not file.is_file():
+        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
+PY
 if [ -z "${NPROC_PER_NODE:-}" ]; then
     NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
     [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU on node $RANK: give the job 2 GPUs per node"
 fi
 
-here="$(cd "$(dirname "$0")" && pwd)"
 adapter_dir="$WORK_DIR/rank-$RANK/lora"
 merged_dir="$WORK_DIR/merged/scow-identity"
 echo "node $RANK of $WORLD_SIZE, $NPROC_PER_NODE processes on this node, master $MASTER_ADDR:$MASTER_PORT"
 echo "WORK_DIR: $WORK_DIR"
 echo "[1/2] training: $adapter_dir"
+# Each node tokenizes the dataset into its own cache folder, so two nodes never write the same cache files.
+export HF_DATASETS_CACHE="$WORK_DIR/datasets-cache/node-$RANK"
+echo "datasets cache of this node: $HF_DATASETS_CACHE"
 export FORCE_TORCHRUN=1 NNODES="$WORLD_SIZE" NODE_RANK="$RANK" NPROC_PER_NODE MASTER_ADDR MASTER_PORT
 llamafactory-cli train "$here/sft.yaml" \
     model_name_or_path="$SCOW_AI_MODEL_PATH" \

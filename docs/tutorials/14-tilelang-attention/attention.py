@@ -21,16 +21,17 @@ HEAD_DIMS = (64, 128)  # the head sizes this kernel handles (those of most LLMs)
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 # Default tiles: 64 query rows per thread block, 64 keys per loop step, 2 copies of each K/V tile in
-# flight, 128 threads (4 warps). With head_dim 128 in fp16 that needs about 80 KB of shared memory
-# (see shared_memory_bytes), which fits A100 (164 KB per block), H100/H200 (227 KB) and also the
-# ~99 KB of RTX 3090 / A40 class GPUs.
+# flight (1 for the causal kernel on Ampere, see build_kernel), 128 threads (4 warps). With head_dim 128
+# in fp16 that needs about 80 KB of shared memory (see shared_memory_bytes), which fits A100 (164 KB per
+# block), H100/H200 (227 KB) and also the ~99 KB of RTX 3090 / A40 class GPUs.
 BLOCK_M = 64
 BLOCK_N = 64
 NUM_STAGES = 2
 THREADS = 128
 
 # GPU architectures: compute capability -> the nvcc target TileLang compiles for.
-# sm_90a (not plain sm_90) enables Hopper's wgmma/TMA instructions that TileLang uses on H100/H200.
+# sm_90a, not plain sm_90: TMA copies exist on sm_90 too, but the warpgroup MMA (wgmma) and the register
+# reallocation between warpgroups (setmaxnreg) that TileLang's Hopper code uses are "a" features.
 TARGETS = {(8, 0): "sm_80", (8, 6): "sm_86", (8, 9): "sm_89", (9, 0): "sm_90a"}
 GPU_NAMES = {"sm_80": "A100/A800", "sm_86": "A40/RTX 3090", "sm_89": "L40/RTX 4090", "sm_90a": "H100/H800/H200"}
 
@@ -111,8 +112,8 @@ def key_tiles(q_block, seq_len, causal, block_m=BLOCK_M, block_n=BLOCK_N):
 
 # --- Checks shared by all three --------------------------------------------------------------------
 
-def check_shape(batch, heads, seq_len, head_dim, block_m=BLOCK_M, block_n=BLOCK_N):
-    """Raise AttentionError, naming the fix, for shapes the kernel does not handle."""
+def check_shape(batch, heads, seq_len, head_dim, block_m=BLOCK_M, block_n=BLOCK_N, threads=THREADS):
+    """Raise AttentionError, naming the fix, for shapes and tiles the kernel does not handle."""
     for name, value in (("batch", batch), ("heads", heads), ("seq_len", seq_len)):
         if value < 1:
             raise AttentionError(f"{name} must be at least 1, got {value}")
@@ -122,6 +123,17 @@ def check_shape(batch, heads, seq_len, head_dim, block_m=BLOCK_M, block_n=BLOCK_
     for name, block in (("block_m", block_m), ("block_n", block_n)):
         if block < 16 or block % 16:
             raise AttentionError(f"{name} must be a multiple of 16, got {block}")
+    if threads < 32 or threads % 32 or threads > 1024:
+        raise AttentionError(f"threads must be a multiple of 32 (whole warps) up to 1024, got {threads}")
+    # The row-wise softmax needs every warp to own whole rows of 16 (T.GemmWarpPolicy.FullRow): threads/32
+    # warps × 16 rows. Smaller query tiles pass TileLang's front end, then its compiler stops ("No valid
+    # warp partition for T.gemm", "Layout infer conflict": block_m 16 or 32 with 128 threads, sm_80 and sm_90a).
+    rows = 16 * (threads // 32)
+    if block_m % rows:
+        raise AttentionError(f"block_m {block_m} is too small or uneven for {threads} threads: each of the "
+                             f"{threads // 32} warps takes 16 whole query rows, so block_m must be a multiple "
+                             f"of {rows} (for example --block-m {rows})")
+    for name, block in (("block_m", block_m), ("block_n", block_n)):
         if seq_len % block:
             raise AttentionError(f"seq_len {seq_len} is not a multiple of {name} {block}: pad the sequence "
                                  f"to a multiple of {block} (and mask the padding), or choose a block size "
@@ -151,7 +163,7 @@ def check_arch(arch):
         raise AttentionError(f"--arch {arch}: expected an nvcc target such as sm_90a or sm_80")
     if arch == "sm_90":
         raise AttentionError("--arch sm_90: use sm_90a for H100/H800/H200 (TileLang's Hopper code needs the "
-                             "'a' features: wgmma and TMA)")
+                             "'a' features wgmma and setmaxnreg; TMA alone would work on sm_90)")
     major, minor = int(digits[:-1]), int(digits[-1])
     if major < 8:
         target_for_capability(major, minor)  # raises: too old for this kernel
@@ -187,7 +199,7 @@ def attention_program(batch, heads, seq_len, head_dim, causal=False, dtype="floa
     """The TileLang program (a TIR PrimFunc) of the fused forward pass, for one fixed shape."""
     import tilelang.language as T
 
-    check_shape(batch, heads, seq_len, head_dim, block_m, block_n)
+    check_shape(batch, heads, seq_len, head_dim, block_m, block_n, threads)
     if dtype not in DTYPES:
         raise AttentionError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype}")
     shape = [batch, heads, seq_len, head_dim]
@@ -271,15 +283,22 @@ def build_kernel(batch, heads, seq_len, head_dim, causal=False, dtype="float16",
         if not torch.cuda.is_available():
             raise AttentionError("no CUDA GPU is visible; give --arch to compile without one")
         arch = target_for_capability(*torch.cuda.get_device_capability())
-    if causal and num_stages > 1 and arch.startswith("sm_8"):
-        # tilelang 0.1.15 cannot pipeline a loop whose length depends on the block (the causal loop) with
-        # Ampere's cp.async copies: codegen stops with "Downcast from tirx.Sub to ir.IntImm failed".
+    stages = pipeline_stages(arch, causal, num_stages)
+    if stages != num_stages:
         print(f"note: {arch} causal kernel built with num_stages=1 (TileLang 0.1.15 cannot pipeline its "
               f"loop on this architecture)", file=sys.stderr)
-        num_stages = 1
+        num_stages = stages
     program = attention_program(batch, heads, seq_len, head_dim, causal, dtype, block_m, block_n, num_stages,
                                 threads)
     return tilelang.compile(program, out_idx=[3], target=Target({"kind": "cuda", "arch": arch}))
+
+
+def pipeline_stages(arch, causal, num_stages=NUM_STAGES):
+    """The pipeline depth build_kernel really uses: 1 for the causal kernel on Ampere (sm_8x), else num_stages.
+
+    tilelang 0.1.15 cannot pipeline a loop whose length depends on the block (the causal loop) with Ampere's
+    cp.async copies: codegen stops with "Downcast from tirx.Sub to ir.IntImm failed"."""
+    return 1 if causal and num_stages > 1 and arch.startswith("sm_8") else num_stages
 
 
 def add_tile_options(parser):
@@ -308,6 +327,7 @@ def main(argv=None):
 
     for arch in args.arch:
         check_arch(arch)
+    check_shape(args.batch, args.heads, args.seq_len, args.head_dim, args.block_m, args.block_n, args.threads)
     cuda = use_pip_cuda()
     print(f"nvcc: {cuda / 'bin' / 'nvcc' if cuda else 'from CUDA_HOME or PATH (pip CUDA packages not found)'}")
     out = Path(args.out)
