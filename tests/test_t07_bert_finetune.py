@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 
 from tutorial_fixtures import isolated_env, record_or_compare
+from conftest import load_config_for_tests
+
+FACTS = load_config_for_tests()["extra"]["facts"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The walk's pip stand-in (uv) also asks the package index named in pip's configuration; the walk's login shell
@@ -139,7 +142,7 @@ def test_clear_errors(run_script, workdir):
     # download.py where there is no internet (HF_HUB_OFFLINE=1 here, like a compute node).
     offline = run_script("download.py", check=False)
     assert offline.returncode == 2
-    assert "google-bert/bert-base-uncased" in offline.stderr
+    assert FACTS["models"]["bert"] in offline.stderr
     assert "login/data node" in offline.stderr and "HF_ENDPOINT" in offline.stderr
     for option in ("--epochs", "--batch-size"):
         zero = run_script("train.py", option, "0", check=False)

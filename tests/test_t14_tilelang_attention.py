@@ -59,7 +59,7 @@ def no_system_cuda(tutorial):
 def test_requirements_pin_one_cuda_compiler_release(tutorial):
     pins = dict(line.split("==") for line in (tutorial.folder / "requirements.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#"))
-    assert {"torch", "tilelang"} <= set(pins)  # their versions: extra.facts (torch, t14_tilelang)
+    assert {"torch", "tilelang"} <= set(pins)  # their versions: the pages read them as {{ pin.NAME }}
     cuda = {name: version for name, version in pins.items() if name.startswith("nvidia-")}
     assert set(cuda) == {"nvidia-cuda-nvcc", "nvidia-nvvm", "nvidia-cuda-crt", "nvidia-cuda-cccl",
                          "nvidia-cuda-runtime"}

@@ -25,8 +25,8 @@ MARKER_RE = re.compile(r"^[ \t]*<!--\s*run:\s*(?P<spec>.*?)\s*-->[ \t]*$")
 ANY_MARKER_RE = re.compile(r"<!--\s*run\s*:")
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-# The build stops on a shell block without a marker (set while the pages are being marked: False).
-REQUIRED = False
+# The build stops on a shell block without a marker.
+REQUIRED = True
 EXAMPLE = "<!-- run: login -->, <!-- run: compute -->, <!-- run: container -->, <!-- run: none: REASON -->"
 
 
