@@ -93,7 +93,7 @@ def project_copy(tmp_path) -> Path:
 
 def tutorial_dirs() -> list[Path]:
     """The tutorial folders, as the site's registry defines them (overrides/hooks/site_registry.py)."""
-    return [t.path for t in site_registry.discover(DOCS).values()]
+    return [t.folder for t in site_registry.discover(DOCS).values()]
 
 
 def zh_pages() -> list[Path]:

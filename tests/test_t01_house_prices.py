@@ -117,14 +117,12 @@ def test_job_runs_under_slurm(slurm, tutorial, workdir, run_script):
     make_csv(run_script, workdir / "train.csv")
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        env=FAST, timeout=600)
-    assert job.state == "COMPLETED" and job.exit_code == "0:0", job.report()
-    assert job.sbatch == f"Submitted batch job {job.id}\n" and not job.sbatch_stderr, job.report()
+    job.assert_ended("COMPLETED", "0:0", output="house-prices-%j.out")
     # Every directive reached the scheduler.
     f = job.fields
     assert (f["JobName"], f["Partition"], f["NumNodes"], f["CPUs/Task"], f["TimeLimit"]) == \
         ("house-prices", slurm.partition, "1", "4", "00:30:00"), f
     assert f["TresPerNode"] == "gres:gpu:1"
-    assert job.output_path == workdir / f"house-prices-{job.id}.out"
     # The script's own conda lines activated the tutorial's environment.
     home = workdir.parent / "slurm-home"
     out = job.output
@@ -142,7 +140,7 @@ def test_job_runs_under_slurm(slurm, tutorial, workdir, run_script):
     broken = workdir / "job-broken.sh"
     broken.write_text(job.script.read_text().replace("--data train.csv", "--data trian.csv"))
     bad = slurm.submit("job-broken.sh", cwd=workdir, tutorial=tutorial, env=FAST, timeout=600)
-    assert bad.state == "FAILED" and bad.exit_code == "2:0", bad.report()
+    bad.assert_ended("FAILED", "2:0")
     assert "Data file not found: trian.csv" in bad.output and "Finished" not in bad.output
     assert "FAILED" in bad.sacct and "2:0" in bad.sacct
 

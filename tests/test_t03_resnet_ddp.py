@@ -253,9 +253,7 @@ def test_batch_job_runs_under_slurm(slurm, tutorial, run_script, workdir):
     # the test asks for it as job.sh documents (TRAIN_DEVICE=cpu); without it the job fails (the test below).
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        env={"TRAIN_DEVICE": "cpu"}, timeout=600)
-    assert job.state == "COMPLETED", job.report()
-    assert job.exit_code == "0:0", job.report()
-    assert job.output_path == workdir / f"resnet-ddp-{job.id}.out"
+    job.assert_ended("COMPLETED", "0:0", output="resnet-ddp-%j.out")
     assert job.fields["TresPerNode"] == "gres:gpu:2" and job.fields["JobName"] == "resnet-ddp"
     output = job.output
     # The two GPUs of the allocation (fake ones here) give two processes; without CUDA they use gloo.
@@ -275,7 +273,7 @@ def test_batch_job_on_gpus_pytorch_cannot_use_fails_clearly(slurm, tutorial, run
     fake_data(run_script, workdir / "data", per_batch=4, test=8)
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        timeout=600)
-    assert job.state == "FAILED" and job.exit_code == "2:0", job.report()
+    job.assert_ended("FAILED", "2:0")
     assert "this job was given GPUs (" in job.output and "python check_env.py --require-gpu" in job.output
     assert "Device:" not in job.output and "Finished" not in job.output
     record_or_compare(tutorial.folder / "example_slurm_no_gpu.txt",
@@ -285,7 +283,7 @@ def test_batch_job_on_gpus_pytorch_cannot_use_fails_clearly(slurm, tutorial, run
 def test_batch_job_without_data_fails_with_the_download_command(slurm, tutorial, workdir):
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        timeout=600)
-    assert job.state == "FAILED" and job.exit_code == "2:0", job.report()
+    job.assert_ended("FAILED", "2:0")
     assert "python download_cifar10.py --root data" in job.output
     assert "Device:" not in job.output and "Finished" not in job.output
     assert "FAILED" in job.sacct and "2:0" in job.sacct

@@ -20,7 +20,7 @@ FACTS = load_config_for_tests()["extra"]["facts"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-SEARCH_PROBES = {"zh": ["ModelScope", "断点续传", "配额"], "en": ["ModelScope", "quota"]}
+SEARCH_PROBES = {"zh": ["断点续传", "ModelScope", "配额"], "en": ["quota", "ModelScope"]}
 
 
 def check(run_script, folder, code):

@@ -238,13 +238,11 @@ def test_batch_job_under_slurm(slurm, tutorial, run_script, workdir, hub):
     download(run_script, hub)
     job = slurm.submit("job.sh", cwd=workdir, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        timeout=600)
-    assert job.state == "COMPLETED" and job.exit_code == "0:0", job.report()
-    assert job.sbatch == f"Submitted batch job {job.id}\n" and not job.sbatch_stderr, job.report()
+    job.assert_ended("COMPLETED", "0:0", output="bert-mrpc-%j.out")
     f = job.fields
     assert (f["JobName"], f["Partition"], f["NumNodes"], f["CPUs/Task"], f["TimeLimit"]) == \
         ("bert-mrpc", slurm.partition, "1", "4", "01:00:00"), f
     assert f["TresPerNode"] == "gres:gpu:1"
-    assert job.output_path == workdir / f"bert-mrpc-{job.id}.out"
     out = job.output
     assert "/miniconda3/envs/torch/bin/python" in out, out
     check_epochs(out, 3)
@@ -267,7 +265,7 @@ def test_batch_job_under_slurm(slurm, tutorial, run_script, workdir, hub):
         shutil.copy2(tutorial.folder / name, empty / name)
     bad = slurm.submit("job.sh", cwd=empty, tutorial=tutorial, fill={"<partition>": slurm.partition},
                        timeout=600)
-    assert bad.state == "FAILED" and bad.exit_code == "2:0", bad.report()
+    bad.assert_ended("FAILED", "2:0")
     assert "download.py" in bad.output and "Finished" not in bad.output
 
 

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import load_config_for_tests
 from tutorial_fixtures import record_or_compare
+
+FACTS = load_config_for_tests()["extra"]["facts"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The walk's pip stand-in (uv) also asks the package index named in pip's configuration; the walk's login shell
@@ -63,7 +66,8 @@ def test_requirements_pin_one_cuda_compiler_release(tutorial):
     cuda = {name: version for name, version in pins.items() if name.startswith("nvidia-")}
     assert set(cuda) == {"nvidia-cuda-nvcc", "nvidia-nvvm", "nvidia-cuda-crt", "nvidia-cuda-cccl",
                          "nvidia-cuda-runtime"}
-    assert all(v.startswith("13.0.") for v in cuda.values()), cuda  # mixed releases fail (FACTS.md)
+    # One CUDA release for all of them (mixed releases fail to compile): extra.facts.t14_cuda.
+    assert all(v.startswith(f"{FACTS['t14_cuda']}.") for v in cuda.values()), cuda
 
 
 def test_kernel_compiles_for_hopper_and_ampere_with_pip_nvcc(tutorial, run_script, workdir):

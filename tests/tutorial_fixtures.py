@@ -24,25 +24,20 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools"))  # tools/envs.py: Tutorial.env
 sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
 
-import envs  # noqa: E402
 import site_registry  # noqa: E402
+from site_registry import Tutorial  # noqa: E402  (the one model of a tutorial)
 
 MODULE_RE = re.compile(r"^test_t(\d\d)_([a-z0-9_]+)$")
 # Published files a test must run (scripts and configs); data, images and requirements need not.
 EXECUTABLE_SUFFIXES = {".py", ".sh", ".yaml", ".yml"}
-
-
-def registry() -> dict[int, site_registry.TutorialFolder]:
-    return site_registry.discover(ROOT / "docs")
 
 
 def module_name(folder: Path) -> str:
@@ -51,41 +46,8 @@ def module_name(folder: Path) -> str:
 
 
 def published_files(folder: Path) -> list[Path]:
-    """Every file a tutorial publishes for download (everything in its folder except its pages)."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".md"
-                  and "__pycache__" not in p.parts)
-
-
-@dataclass
-class Tutorial:
-    number: int
-    slug: str
-    folder: Path
-    _env: Path | None = field(default=None, repr=False)
-
-    @property
-    def env(self) -> Path:
-        """The tutorial's environment (created from its requirements.txt on first use)."""
-        if self._env is None:
-            try:
-                self._env = envs.ensure_env(self.folder)
-            except envs.EnvError as exc:
-                pytest.fail(str(exc), pytrace=False)
-        return self._env
-
-    @property
-    def python(self) -> Path:
-        return self.env / "bin" / "python"
-
-    def files(self) -> list[str]:
-        return [p.relative_to(self.folder).as_posix() for p in published_files(self.folder)]
-
-    def page(self, lang: str) -> Path:
-        """The tutorial's page in a language (zh: index.md, en: index.en.md)."""
-        return self.folder / site_registry.PAGE_NAMES[lang]
-
-    def page_text(self, lang: str) -> str:
-        return self.page(lang).read_text(encoding="utf-8")
+    """Every file a tutorial publishes for download (site_registry.Tutorial.files)."""
+    return [folder / name for name in Tutorial(0, folder).files()]
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +56,11 @@ def tutorial(request) -> Tutorial:
     match = MODULE_RE.match(name)
     if not match:
         pytest.fail(f"{name}: the 'tutorial' fixture is for modules named test_tNN_slug.py", pytrace=False)
-    folder = registry().get(int(match.group(1)))
-    if folder is None or module_name(folder.path) != name:
+    found = site_registry.discover(ROOT / "docs").get(int(match.group(1)))
+    if found is None or module_name(found.folder) != name:
         pytest.fail(f"{name}.py matches no tutorial folder docs/tutorials/NN-slug/ (rename one of them so "
                     f"that the module is test_t + the folder name with '-' as '_')", pytrace=False)
-    return Tutorial(folder.number, folder.path.name, folder.path)
+    return found
 
 
 @pytest.fixture
@@ -205,14 +167,14 @@ def search_probes() -> list[tuple[str, str, str]]:
     import ast
 
     probes = []
-    for folder in registry().values():
-        path = Path(__file__).parent / f"{module_name(folder.path)}.py"
+    for folder in site_registry.discover(ROOT / "docs").values():
+        path = Path(__file__).parent / f"{module_name(folder.folder)}.py"
         if not path.exists():
             continue
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SEARCH_PROBES" for t in node.targets):
                 for lang, queries in ast.literal_eval(node.value).items():
-                    probes += [(lang, q, f"tutorials/{folder.path.name}/") for q in queries]
+                    probes += [(lang, q, folder.path) for q in queries]
     return probes
 
 
@@ -231,7 +193,7 @@ def ai_platform(tmp_path) -> dict[str, str]:
     (``SCOW_AI_DATASET_PATH``), a model folder for the test to fill (``SCOW_AI_MODEL_PATH``, not created) and
     an existing ``WORK_DIR``. Pass it as ``run_script(..., env=ai_platform)``."""
     dataset = tmp_path / "dataset"
-    datasets_tutorial = registry()[5].path
+    datasets_tutorial = other_tutorial(5).folder
     dataset.mkdir()
     for path in datasets_tutorial.glob("*.json"):  # the dataset file and dataset_info.json
         shutil.copy(path, dataset / path.name)
@@ -268,10 +230,10 @@ def pytest_collection_modifyitems(config, items):
 
 def other_tutorial(number: int) -> Tutorial:
     """Another tutorial (its folder and environment), for a test that uses its files: never build its path."""
-    folder = registry().get(number)
-    if folder is None:
+    found = site_registry.discover(ROOT / "docs").get(number)
+    if found is None:
         pytest.fail(f"no tutorial {number} in docs/tutorials/", pytrace=False)
-    return Tutorial(folder.number, folder.path.name, folder.path)
+    return found
 
 
 RECORD = os.environ.get("TUTORIAL_RECORD") == "1"

@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -55,15 +54,9 @@ class BundleError(Exception):
     pass
 
 
-@dataclass
-class Tutorial:
-    number: int
-    slug: str
-
-
-def tutorials(site: Path) -> list[Tutorial]:
-    """The tutorials the build holds, in number order (from its tutorials.json)."""
-    return [Tutorial(t["number"], t["slug"]) for t in built_tutorials(site)]
+def tutorials(site: Path) -> list[dict]:
+    """The tutorials the build holds, in number order: their entries of the build's tutorials.json."""
+    return built_tutorials(site)
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -229,11 +222,11 @@ def page_file(site: Path, lang: str, url: str) -> Path:
     return base / url / "index.html"
 
 
-def print_document(site: Path, lang: str, items: list[Tutorial], site_url: str) -> Path:
+def print_document(site: Path, lang: str, items: list[dict], site_url: str) -> Path:
     """Write site/_print-LANG.html: title page, contents, home page and every tutorial, and return it."""
     from bs4 import BeautifulSoup
 
-    pages = [("", "home")] + [(f"tutorials/{t.slug}", f"t{t.number:02d}") for t in items]
+    pages = [("", "home")] + [(f"tutorials/{t['slug']}", f"t{t['number']:02d}") for t in items]
     lang_root = "" if lang == "zh" else "en/"
     # site-relative path of each page's HTML -> chapter anchor
     anchors = {f"{lang_root}{url + '/' if url else ''}index.html": key for url, key in pages}
@@ -348,7 +341,7 @@ def rewrite_link(href: str, page_rel: str, key: str, anchors: dict[str, str], si
     return site_url + online + (f"#{parts.fragment}" if parts.fragment else "")
 
 
-def print_pdfs(site: Path, out: Path, langs: list[str], items: list[Tutorial], site_url: str) -> list[Path]:
+def print_pdfs(site: Path, out: Path, langs: list[str], items: list[dict], site_url: str) -> list[Path]:
     try:
         from playwright.sync_api import Error as PlaywrightError, sync_playwright
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -406,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = build_site(site, OFFLINE_BUILD="true")
             items = tutorials(site)
             print(f"[bundle]   built in {seconds:.1f} s, {len(items)} tutorials: "
-                  + ", ".join(t.slug for t in items), flush=True)
+                  + ", ".join(t["slug"] for t in items), flush=True)
             step = "offline fix-ups"
             fix_offline_site(site)
             step = "zip"

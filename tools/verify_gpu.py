@@ -44,7 +44,7 @@ MODULE_RE = re.compile(r"test_t(\d\d)_")
 BENCH_TUTORIAL = 14
 
 
-def tutorials() -> dict[int, site_registry.TutorialFolder]:
+def tutorials() -> dict[int, site_registry.Tutorial]:
     return site_registry.discover(ROOT / "docs")
 
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = {int(n) for n in args.only.replace(",", " ").split()} if args.only else None
     folders = {n: f for n, f in tutorials().items() if wanted is None or n in wanted}
-    modules = [str(ROOT / "tests" / f"test_t{f.path.name.replace('-', '_')}.py") for f in folders.values()]
+    modules = [str(ROOT / "tests" / f"test_t{f.slug.replace('-', '_')}.py") for f in folders.values()]
     modules = [m for m in modules if Path(m).exists()]
     pytest = [sys.executable, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider", *modules]
 
@@ -172,12 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     run = subprocess.run(pytest + ["-rA", f"--junitxml={xml}", "-o", "junit_logging=all"], cwd=ROOT)
     results = junit_results(xml) if xml.exists() else {}
     extra: dict[int, dict[str, str]] = {}
-    if BENCH_TUTORIAL in folders and (folders[BENCH_TUTORIAL].path / "bench.py").exists():
-        folder = folders[BENCH_TUTORIAL].path
+    if BENCH_TUTORIAL in folders and (folders[BENCH_TUTORIAL].folder / "bench.py").exists():
+        folder = folders[BENCH_TUTORIAL].folder
         extra[BENCH_TUTORIAL] = {"bench.py": run_bench(envs.ensure_env(folder) / "bin" / "python", folder)}
         print(extra[BENCH_TUTORIAL]["bench.py"])
     for number, tests in sorted(results.items()):
-        folder = folders[number].path
+        folder = folders[number].folder
         record = record_for(folder, tests, hardware, extra.get(number, {}))
         (folder / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if not args.no_pages:

@@ -5,7 +5,7 @@ all find tutorials through ``discover``; ``load`` adds the parsed, validated pag
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from site_frontmatter import FrontMatterError, read_front_matter, resolve_values
@@ -17,22 +17,10 @@ PAGE_RE = re.compile(r"^tutorials/(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*/index(?:\.en)?
 PAGE_NAMES = {"zh": "index.md", "en": "index.en.md"}
 
 
-@dataclass(frozen=True)
-class TutorialFolder:
-    number: int
-    path: Path
-
-    @property
-    def slug(self) -> str:
-        return self.path.name
-
-    def page(self, lang: str) -> Path:
-        return self.path / PAGE_NAMES[lang]
-
-
-def discover(docs: Path) -> dict[int, TutorialFolder]:
-    """Tutorial folders under ``docs/tutorials`` by number; a folder without index.md is not one yet."""
-    found: dict[int, TutorialFolder] = {}
+def discover(docs: Path) -> dict[int, "Tutorial"]:
+    """The tutorials under ``docs/tutorials`` by number, their pages not read yet (``load`` reads them); a folder
+    without index.md is not one yet."""
+    found: dict[int, Tutorial] = {}
     root = docs / "tutorials"
     if not root.is_dir():
         return found
@@ -41,9 +29,9 @@ def discover(docs: Path) -> dict[int, TutorialFolder]:
         if path.is_dir() and match and (path / PAGE_NAMES["zh"]).exists():
             number = int(match.group(1))
             if number in found:
-                raise ValueError(f"docs/tutorials/{found[number].path.name} and docs/tutorials/{path.name} "
+                raise ValueError(f"docs/tutorials/{found[number].slug} and docs/tutorials/{path.name} "
                                  f"both claim number {number}: renumber one folder")
-            found[number] = TutorialFolder(number, path)
+            found[number] = Tutorial(number, path)
     return found
 
 
@@ -54,14 +42,15 @@ DEFAULT_LANG = "zh"
 
 @dataclass(frozen=True)
 class Tutorial:
-    """One tutorial of the build: its folder and, per language, the docs-relative page, the front matter with
-    facts substituted, and the validated card."""
+    """One tutorial, the one model the hooks, tools and tests share: its number and folder; once the build has
+    read it (``load``), per language the docs-relative page, the front matter with facts substituted and the
+    validated card."""
 
     number: int
     folder: Path
-    src: dict        # lang -> src_uri ("tutorials/NN-slug/index.md")
-    meta: dict       # lang -> front matter
-    card: dict       # lang -> card
+    src: dict = field(default_factory=dict)   # lang -> src_uri ("tutorials/NN-slug/index.md")
+    meta: dict = field(default_factory=dict)  # lang -> front matter
+    card: dict = field(default_factory=dict)  # lang -> card
 
     @property
     def slug(self) -> str:
@@ -71,6 +60,29 @@ class Tutorial:
     def path(self) -> str:
         """The folder's docs-relative URL path, "tutorials/NN-slug/"."""
         return f"tutorials/{self.folder.name}/"
+
+    def page(self, lang: str) -> Path:
+        return self.folder / PAGE_NAMES[lang]
+
+    def page_text(self, lang: str) -> str:
+        return self.page(lang).read_text(encoding="utf-8")
+
+    def files(self) -> list[str]:
+        """Every file the tutorial publishes for download (everything in its folder but its pages)."""
+        return [p.relative_to(self.folder).as_posix() for p in sorted(self.folder.rglob("*"))
+                if p.is_file() and p.suffix != ".md" and "__pycache__" not in p.parts]
+
+    @property
+    def env(self) -> Path:
+        """Its Python environment, ``.envs/NN-slug`` made from requirements.txt by tools/envs.py on first use
+        (for the tests and tools; the build never asks)."""
+        import envs  # tools/envs.py, on sys.path wherever tests and tools run
+
+        return envs.ensure_env(self.folder)
+
+    @property
+    def python(self) -> Path:
+        return self.env / "bin" / "python"
 
 
 def check_translations(docs: Path) -> None:
@@ -112,7 +124,7 @@ def load(config) -> dict[int, Tutorial]:
                 f"{docs.name}/{src['en']}: front matter field 'tutorial.{field}' is {en!r} but the Chinese page "
                 f"{src['zh']} says {zh!r}. These fields must be identical in both languages."
             )
-        registry[number] = Tutorial(number, folder.path, src, meta, card)
+        registry[number] = Tutorial(number, folder.folder, src, meta, card)
     return registry
 
 
