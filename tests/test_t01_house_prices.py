@@ -100,7 +100,9 @@ def numbers_agree(recorded: str, now: str, tolerance: float = 0.03) -> list[str]
 def same_session(recorded: str, now: str) -> bool:
     """The scheduler session has the same lines and words; job ids, times and column widths may differ."""
     def shape(text: str) -> list[str]:
-        return [" ".join(re.sub(r"\d+", "#", line).split()) for line in text.splitlines()]
+        lines = [" ".join(re.sub(r"\d+", "#", line).split()) for line in text.splitlines()]
+        # squeue may catch the job pending ("PD ... (None)") or running ("R ... localhost"): either is its shape.
+        return [re.sub(r" (PD|R|CG) #:# # \S+$", " ST #:# # NODE", line) for line in lines]
     return shape(recorded) == shape(now)
 
 

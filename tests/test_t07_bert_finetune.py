@@ -206,6 +206,8 @@ def same_session(recorded: str, now: str) -> bool:
         text = re.sub(r"\w{3} \w{3} +\d+ [\d:]+ \w+ \d{4}", "<date>", text)
         text = re.sub(r"^(Job \d+ on )\S+,", r"\1<host>,", text, flags=re.M)
         lines = [" ".join(re.sub(r"\d+(\.\d+)?", "#", line).split()) for line in text.splitlines()]
+        # squeue may catch the job pending ("PD ... (None)") or running ("R ... localhost"): either is its shape.
+        lines = [re.sub(r" (PD|R|CG) #:# # \S+$", " ST #:# # NODE", line) for line in lines]
         # Transformers lists the LOAD REPORT's missing keys in no fixed order.
         keys = iter(sorted(line for line in lines if line.startswith("classifier.")))
         return [next(keys) if line.startswith("classifier.") else line for line in lines]
