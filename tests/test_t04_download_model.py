@@ -132,6 +132,70 @@ def test_bin_models_pass_and_empty_indexes_fail(run_script, tmp_path):
     assert "config.json: a JSON list, not the model's settings" in out and "OK:" not in out
 
 
+def flip_byte_inside(path: Path, member_suffix: str) -> str:
+    """Change one byte of a zip member's stored data (as a bad copy would), leaving the zip directory intact."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(member_suffix) and i.file_size > 0)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+def test_broken_weights_are_defects(run_script, tmp_path):
+    """Issue 25 (5): a pytorch_model.bin of random bytes, cut short or with a changed byte, and a safetensors
+    file that lists no tensors are FAILED, not OK; a .bin in PyTorch's pre-1.6 format still passes. Nothing
+    is unpickled (a .bin holding a pickle that would write a file on loading leaves no file behind)."""
+    import struct
+
+    model = tmp_path / "tiny"
+    run_script(str(FIXTURES / "t04_tiny_model.py"), str(model), "--bin")
+    single = tmp_path / "tiny-bin"
+    good = (single / "pytorch_model.bin").read_bytes()
+    out = check(run_script, single, 0).stdout
+    assert "zip archive," in out and "checksums match" in out
+
+    (single / "pytorch_model.bin").write_bytes(os.urandom(64 * 1024))
+    out = check(run_script, single, 2).output
+    assert "pytorch_model.bin: neither a complete zip archive" in out and "OK:" not in out
+
+    (single / "pytorch_model.bin").write_bytes(good[: len(good) // 2])  # an interrupted copy
+    out = check(run_script, single, 2).output
+    assert "pytorch_model.bin: neither a complete zip archive" in out and "OK:" not in out
+
+    (single / "pytorch_model.bin").write_bytes(good)
+    member = flip_byte_inside(single / "pytorch_model.bin", "/data/0")
+    out = check(run_script, single, 2).output
+    assert f"pytorch_model.bin: damaged: {member} inside it does not match its checksum" in out, out
+
+    sharded = tmp_path / "tiny-bin-sharded"
+    flip_byte_inside(sharded / "pytorch_model-00001-of-00002.bin", "/data/0")
+    out = check(run_script, sharded, 2).output
+    assert "pytorch_model-00001-of-00002.bin: damaged:" in out and "1 defect(s)" in out
+
+    # PyTorch's format before 1.6 is a plain pickle stream: recognised by its first bytes, never loaded.
+    marker = tmp_path / "unpickled"
+    legacy = (b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
+              + f"cos\nsystem\n(Vtouch {marker}\ntR.".encode() + b"\0" * 2048)
+    (single / "pytorch_model.bin").write_bytes(legacy)
+    out = check(run_script, single, 0).stdout
+    assert "pre-1.6 format" in out and not marker.exists()
+
+    # A safetensors file whose header lists no tensors (here with only __metadata__): no weights at all.
+    empty = damaged(model, tmp_path, "no-tensors")
+    for path in list(empty.glob("*.safetensors")) + [empty / "model.safetensors.index.json"]:
+        path.unlink()
+    header = json.dumps({"__metadata__": {"format": "pt"}}).encode()
+    (empty / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    out = check(run_script, empty, 2).output
+    assert "model.safetensors: lists no tensors, so it holds no weights" in out and "OK:" not in out
+
+
 def test_parent_folder_gets_a_hint(run_script, tmp_path):
     models = tmp_path / "models"
     run_script(str(FIXTURES / "t04_tiny_model.py"), str(models / "Qwen3-4B-Instruct-2507"))

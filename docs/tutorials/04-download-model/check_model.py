@@ -4,17 +4,21 @@
 
 Checks that config.json and the tokenizer files are there and parse, that every weight file
 named in model.safetensors.index.json is present, and that each safetensors file is complete:
-its header parses and the file is exactly as long as the tensors it lists. A model in PyTorch's
-older .bin format (pytorch_model.bin, or shards named in pytorch_model.bin.index.json) is checked
-for presence and size only: its files are not unpickled, which could run code. Prints the number of
+its header parses, it lists at least one tensor and the file is exactly as long as those tensors.
+A model in PyTorch's older .bin format (pytorch_model.bin, or shards named in
+pytorch_model.bin.index.json) is never unpickled, which could run code: each file must be the zip
+archive torch.save writes, with a data.pkl inside and every member matching its CRC-32 checksum
+(this reads the whole file once), or start like PyTorch's pre-1.6 format. Prints the number of
 parameters and the size; exit code 0 when the folder is complete, 2 with one line per defect.
-Only Python's standard library is used, and only the headers are read, so it takes seconds
-even for a model of many GB. Run it on the login/data node right after the download.
+Only Python's standard library is used; safetensors files are checked from their headers, so a model
+of many GB takes seconds (.bin files take as long as reading them). Run it on the login/data node
+right after the download.
 """
 
 import json
 import struct
 import sys
+import zipfile
 from pathlib import Path
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
@@ -22,6 +26,8 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
                "F8_E8M0": 1}
 TOKENIZER_FILES = [["tokenizer.json"], ["tokenizer.model"], ["vocab.json", "merges.txt"], ["vocab.txt"]]
 MAX_HEADER = 100 * 1024 * 1024
+# The first bytes of torch.save's format before PyTorch 1.6: a pickled magic number (protocol 2).
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 FIX = ("run the same download command again: it keeps the complete files and fetches the missing "
        "or damaged ones")
 
@@ -134,6 +140,8 @@ def check_shard(path: Path, expected: set[str], report: Report) -> tuple[int, in
         problems.append(f"truncated: {size} bytes, the header needs {data_start + data_end}; {FIX}")
     elif size > data_start + data_end:
         problems.append(f"{size - data_start - data_end} bytes more than the header describes")
+    if not header:
+        problems.append(f"lists no tensors, so it holds no weights; {FIX}")
     missing = sorted(expected - set(header))
     if missing:
         problems.append(f"lacks {len(missing)} tensor(s) the index puts in it, e.g. {missing[0]}")
@@ -160,8 +168,30 @@ def read_index(index_path: Path, report: Report) -> dict[str, set[str]] | None:
     return expected
 
 
+def bin_problem(path: Path) -> tuple[str | None, str]:
+    """(defect or None, how the file was checked) for a PyTorch .bin file, without unpickling it."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+                    return "a zip archive without data.pkl, not a PyTorch file", ""
+                bad = archive.testzip()  # reads every member and compares its CRC-32
+            if bad is not None:
+                return f"damaged: {bad} inside it does not match its checksum", ""
+            return None, f"zip archive, {len(names)} members, checksums match"
+        with path.open("rb") as handle:
+            start = handle.read(len(LEGACY_TORCH_MAGIC))
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        return f"damaged: cannot be read as a zip archive ({exc})", ""
+    if start == LEGACY_TORCH_MAGIC:
+        return None, "PyTorch's pre-1.6 format: only its first bytes checked"
+    return ("neither a complete zip archive (as torch.save writes) nor PyTorch's older format: "
+            "damaged, cut short or not a PyTorch file"), ""
+
+
 def check_bin_weights(folder: Path, report: Report) -> tuple[int, int, set[str]]:
-    """PyTorch .bin weights: present and not empty (they are pickles, so their content is not read)."""
+    """PyTorch .bin weights: present, and a complete torch.save archive (checked without unpickling)."""
     index_path = folder / "pytorch_model.bin.index.json"
     if index_path.is_file():
         expected = read_index(index_path, report)
@@ -180,8 +210,13 @@ def check_bin_weights(folder: Path, report: Report) -> tuple[int, int, set[str]]
             report.defect(f"{name}: only {path.stat().st_size} bytes, too small for model weights; {FIX}")
             complete = False
         else:
-            report.ok(f"{name}: {human(path.stat().st_size)} (PyTorch .bin: size checked, content not read)")
-            size += path.stat().st_size
+            problem, how = bin_problem(path)
+            if problem:
+                report.defect(f"{name}: {problem}; {FIX}")
+                complete = False
+            else:
+                report.ok(f"{name}: {human(path.stat().st_size)} (PyTorch .bin, {how}; not unpickled)")
+                size += path.stat().st_size
     return (0, size, {"bin"}) if complete else (0, 0, set())
 
 
@@ -247,7 +282,7 @@ def main() -> None:
                   file=sys.stderr)
         sys.exit(2)
     if dtypes == {"bin"}:
-        print("Parameters: not counted (PyTorch .bin files are not read)")
+        print("Parameters: not counted (PyTorch .bin files are not unpickled)")
         print(f"Weights: {human(size)} on disk, PyTorch .bin format")
     else:
         print(f"Parameters: {parameters:,} ({human(parameters, unit='')})")
