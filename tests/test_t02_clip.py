@@ -137,7 +137,8 @@ def test_requirements_pin_transformers_not_the_clip_repository(tutorial):
 def test_readers_own_pictures_reach_the_model_as_they_look(run_script, tmp_path, workdir):
     """16-bit, floating-point, transparent and EXIF-rotated images: the RGB pixels classify.py passes to the
     processor are what the picture shows (a plain convert("RGB") gives white, black, black, and a sideways image)."""
-    report = json.loads(run_script(str(FIXTURES / "t02_pixels.py"), "classify.py", str(tmp_path / "img")).stdout)
+    pixels = run_script(str(FIXTURES / "t02_pixels.py"), "classify.py", str(tmp_path / "img"))
+    report = json.loads(pixels.stdout)
     gray = report["gray16.png"]
     assert gray["pixels"] == [[0, 0, 0], [128, 128, 128], [255, 255, 255]], gray
     assert gray["notes"] == ["16-bit grayscale scaled to 8 bits"]
@@ -150,6 +151,19 @@ def test_readers_own_pictures_reach_the_model_as_they_look(run_script, tmp_path,
     assert turned["size"] == [20, 40] and turned["notes"] == ["rotated as its EXIF orientation says"], turned
     (r1, g1, b1), (r2, g2, b2) = turned["pixels"]
     assert r1 > 200 > max(g1, b1) and b2 > 200 > max(r2, g2), turned  # red on top, blue below, as shown
+    # Scaled by the range the values use: 12 bits in a 16-bit PNG (0..4095) and 8 bits in a 32-bit TIFF (0..255)
+    # look as they do in a viewer, not almost black (dividing by 257 gave pixels of 0..16 and 0..1).
+    gray12 = report["gray12.png"]
+    assert gray12["pixels"] == [[0, 0, 0], [128, 128, 128], [255, 255, 255]], gray12
+    assert gray12["notes"] == ["16-bit grayscale holding 12-bit values (0 to 4095) scaled to 8 bits"], gray12
+    int8 = report["int8.tif"]
+    assert int8["pixels"] == [[128, 128, 128], [255, 255, 255]], int8
+    assert int8["notes"] == ["32-bit integer grayscale holding 8-bit values (0 to 255) taken as they are"], int8
+    # An image above Pillow's pixel limit (lowered by the fixture, so a 64x64 image stands for a 200-megapixel
+    # photo) ends in a clear message with the way out, not in a DecompressionBombError traceback.
+    assert report["big.png"] == {"exit": 2}, report["big.png"]
+    assert "big.png is too large for Pillow to open safely" in pixels.stderr, pixels.stderr
+    assert "make a smaller copy" in pixels.stderr and "Traceback" not in pixels.stderr, pixels.stderr
 
     model = tmp_path / "clip"
     run_script(str(FIXTURES / "t02_tiny_clip.py"), str(model))

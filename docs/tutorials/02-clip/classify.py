@@ -6,8 +6,10 @@ CLIP scores how well the image matches each text label; the scores are turned in
 probabilities with a softmax over the labels given, printed highest first. The labels must be
 English (CLIP ViT-B/32 was trained on English text) and at most 77 tokens each.
 The image is prepared as the model expects 8-bit RGB: the EXIF orientation of a phone photo is
-applied, 16-bit and floating-point images are scaled to 8 bits, and transparent parts are put on
-a white background; the "Image:" line says which of these was done.
+applied, 16-bit and floating-point images are scaled to 8 bits (by the range their values use: a
+12-bit image, 0 to 4095, becomes 0 to 255), and transparent parts are put on a white background; the
+"Image:" line says which of these was done. An image too large for Pillow's safety limit is refused
+with a hint to downscale it.
 The model is read only from the local folder DIR (downloaded beforehand on the
 login/data node): this script never tries the network, so it works on compute nodes.
 """
@@ -66,12 +68,22 @@ def to_8bit_rgb(image, path: Path):
         notes.append("rotated as its EXIF orientation says")
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image, dtype=np.int64)
-        if image.mode == "I" and (values.min() < 0 or values.max() > 65535):
-            fail(f"{path} holds 32-bit integer pixels from {values.min()} to {values.max()}: convert it to "
-                 "an 8-bit PNG or JPEG first")
-        # 16 bits (0..65535) to 8 bits (0..255): 65535 / 257 = 255.
-        image = Image.fromarray((values / 257).round().astype(np.uint8))
-        notes.append("16-bit grayscale scaled to 8 bits")
+        kind = "32-bit integer" if image.mode == "I" else "16-bit"
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high > 65535:
+            fail(f"{path} holds {kind} pixels from {low} to {high}: convert it to an 8-bit PNG or JPEG first")
+        # A 16-bit file often holds fewer bits: a 12-bit camera or scanner writes 0..4095, and some tools
+        # store 8-bit values (0..255) in a 16- or 32-bit file. Scale by the range the values actually use:
+        # the smallest of 8, 10, 12, 14, 16 bits that holds the brightest pixel maps to 0..255.
+        bits = next(b for b in (8, 10, 12, 14, 16) if high <= 2**b - 1)
+        top = 2**bits - 1
+        image = Image.fromarray((values * 255 / top).round().astype(np.uint8))
+        if bits == 16 and kind == "16-bit":
+            notes.append("16-bit grayscale scaled to 8 bits")
+        elif bits == 8:
+            notes.append(f"{kind} grayscale holding 8-bit values (0 to 255) taken as they are")
+        else:
+            notes.append(f"{kind} grayscale holding {bits}-bit values (0 to {top}) scaled to 8 bits")
     elif image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -101,6 +113,9 @@ def open_image(path: Path):
         with Image.open(path) as image:
             image.load()
             return to_8bit_rgb(image, path)
+    except Image.DecompressionBombError as exc:
+        fail(f"{path} is too large for Pillow to open safely ({str(exc).rstrip('.')}). CLIP looks at 224x224 pixels anyway: "
+             "make a smaller copy (for example 2000 pixels on the long side) and classify that")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         fail(f"{path} is not an image that Pillow can read ({exc.__class__.__name__}): "
              "give a PNG or JPEG file")
