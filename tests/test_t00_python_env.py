@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import site_registry
+from scow_tutorials import registry as site_registry
 from mkdocs.config import load_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -300,21 +300,35 @@ def test_gpu_check_runs_a_kernel_on_every_gpu(run_script, mode):
         assert "GPU 1: a matrix product gave wrong results" in out
 
 
-def test_conda_python_inside_a_container_is_reported(tutorial, run_script):
-    """On the AI platform, a conda Python from the shared HOME (base auto-activated) must not pass as the image's."""
+def test_requirements_with_a_byte_order_mark_are_compared(run_script, tmp_path):
+    """A requirements file saved by Windows Notepad starts with U+FEFF: its first pin is still compared (read as
+    plain UTF-8 it became "\ufefftorch==...", was skipped as no pin, and the check said OK with torch unchecked)."""
+    req = tmp_path / "requirements.txt"
+    req.write_bytes(f"torch=={FACTS['torch']}\r\ntorchvision=={FACTS['torchvision']}\r\n".encode("utf-8-sig"))
+    out = run_script("check_env.py", "--requirements", str(req)).output
+    assert f"OK             : torch=={FACTS['torch']}" in out and "skipped" not in out, out
+    req.write_bytes(f"torch==2.13.0\ntorchvision=={FACTS['torchvision']}\n".encode("utf-8-sig"))
+    result = run_script("check_env.py", "--requirements", str(req), check=False)
+    assert result.returncode == 1 and "MISMATCH       : torch==2.13.0" in result.output, result.output
+    # UTF-16 (another editor's choice) is named, not a traceback.
+    req.write_bytes(f"torch=={FACTS['torch']}\n".encode("utf-16"))
+    result = run_script("check_env.py", "--requirements", str(req), check=False)
+    assert result.returncode == 1 and "is not UTF-8 text" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_home_conda_alarm_inside_a_container(tutorial, run_script):
+    """A container's HOME is the image's /root, not the shared HOME, so a conda prefix under ~ says nothing about
+    the shared HOME's conda: the check reports python's path and raises no alarm (the old check could only raise a
+    false one)."""
     conda = run_script.home / "miniconda3"
-    conda.symlink_to(tutorial.env, target_is_directory=True)  # a conda prefix in HOME, as `conda activate` leaves it
-    result = run_script("bash", "-c", '"$CONDA_PREFIX/bin/python" check_env.py --no-compare', check=False,
+    conda.symlink_to(tutorial.env, target_is_directory=True)
+    result = run_script("bash", "-c", '"$CONDA_PREFIX/bin/python" check_env.py --no-compare',
                         env={"CONDA_PREFIX": str(conda), "CONDA_DEFAULT_ENV": "base",
                              "KUBERNETES_SERVICE_HOST": "10.0.0.1"})
     out = result.output
-    assert result.returncode == 1, out
-    assert f"WARNING: this is a container, but python comes from the conda environment {conda}" in out
-    assert "conda config --set auto_activate_base false" in out
-    # The same Python outside a container (the HPC login node) is what the tutorial wants.
-    result = run_script("bash", "-c", '"$CONDA_PREFIX/bin/python" check_env.py --no-compare',
-                        env={"CONDA_PREFIX": str(conda), "CONDA_DEFAULT_ENV": "torch"})
-    assert "WARNING" not in result.output and "ENVIRONMENT OK" in result.output
+    assert f"({conda}/bin/python)" in out, out
+    assert "WARNING" not in out and out.rstrip().endswith("ENVIRONMENT OK"), out
 
 
 def test_check_env_helpers(tutorial, run_script):

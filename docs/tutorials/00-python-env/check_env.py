@@ -14,9 +14,6 @@ Every GPU that torch lists is tested by running a small matrix product on it and
 with the CPU's: a GPU can be listed and still have no kernels in the installed torch build ("no kernel
 image is available for execution on the device"), and only running one proves that it works.
 
-Inside an AI-platform container it also checks that python is the image's own, not a conda Python from
-the shared HOME directory (which `conda init` with base auto-activation puts first in every shell).
-
 No GPU is needed: on a login node it reports that no GPU is visible, which is expected there.
 """
 
@@ -68,7 +65,9 @@ def installed_version(name: str) -> str | None:
 def read_pins(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Return the (name, version) pins of a requirements file and the lines that are not pins."""
     pins, skipped = [], []
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    # utf-8-sig: a file saved by Windows Notepad starts with a byte order mark (U+FEFF); read as plain UTF-8 it
+    # would stick to the first name ("\ufefftorch"), which no installed package has.
+    for raw in path.read_text(encoding="utf-8-sig").splitlines():
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#") or line.startswith("-"):
             continue  # blank lines, comments, options such as --index-url
@@ -104,21 +103,6 @@ def as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
 
 
-def in_container() -> bool:
-    """True inside a container of the AI platform (Kubernetes sets KUBERNETES_SERVICE_HOST in every pod)."""
-    return any(os.environ.get(name) for name in
-               ("KUBERNETES_SERVICE_HOST", "SCOW_AI_ALGORITHM_PATH", "SCOW_AI_MODEL_PATH", "SCOW_AI_DATASET_PATH"))
-
-
-def conda_python_in_home() -> str | None:
-    """The conda environment python comes from, when that environment lives in the HOME directory."""
-    prefix = os.environ.get("CONDA_PREFIX")
-    home = os.path.expanduser("~")
-    if prefix and sys.executable.startswith(prefix.rstrip("/") + "/") and prefix.startswith(home + "/"):
-        return prefix
-    return None
-
-
 def kernel_check(torch, index: int) -> str | None:
     """Multiply two small matrices on GPU ``index`` and on the CPU; return a problem, or None when they agree."""
     generator = torch.Generator().manual_seed(index)
@@ -147,15 +131,6 @@ def report(require_gpu: bool) -> list[str]:
         print(f"Conda env      : {conda_env}")
     else:
         print("Conda env      : none (CONDA_DEFAULT_ENV is not set)")
-    conda_prefix = conda_python_in_home()
-    if in_container() and conda_prefix:
-        print(f"WARNING: this is a container, but python comes from the conda environment {conda_prefix}\n"
-              "         in your HOME directory, not from the image.")
-        problems.append(
-            f"inside a container python is conda's ({conda_prefix}), not the image's: run `conda deactivate` "
-            "until no (base) or (env) is shown, then `conda config --set auto_activate_base false` so that new "
-            "shells start without conda"
-        )
 
     try:
         import torch
@@ -220,7 +195,11 @@ def report(require_gpu: bool) -> list[str]:
 
 def compare(path: Path) -> list[str]:
     """Compare installed versions with the pins of ``path``; return the problems."""
-    pins, skipped = read_pins(path)
+    try:
+        pins, skipped = read_pins(path)
+    except UnicodeDecodeError:
+        return [f"{path} is not UTF-8 text (perhaps saved as UTF-16 by an editor): save it as UTF-8, "
+                "or download requirements.txt again"]
     print(f"\nComparing with {path}:")
     problems = []
     for line in skipped:
