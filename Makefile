@@ -16,12 +16,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(VENV)/.site-deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q '.[test]'
+	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# One environment per tutorial (.envs/NN-slug), exactly the pins its page gives, made with uv (tools/envs.py).
+# One environment per tutorial (.envs/NN-slug), exactly the pins its page gives, made with uv
+# (src/scow_tutorials/envs.py).
 envs: $(VENV)/.site-deps
-	$(PY) tools/envs.py
+	$(PY) -m scow_tutorials.envs
 
 serve: $(VENV)/.site-deps
 	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000

@@ -3,23 +3,19 @@ modified copy for the tests that check how the build fails."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))  # tools/common.py: what tests and tools share
+from scow_tutorials import common
+from scow_tutorials import registry as site_registry
+from scow_tutorials.common import mkdocs_build
 
-import common  # noqa: E402
-from common import mkdocs_build  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "overrides" / "hooks"))  # site_registry: what a tutorial is
-import site_registry  # noqa: E402
-
+ROOT = common.ROOT
 pytest_plugins = ["tutorial_fixtures", "slurm_fixtures", "page_walk"]  # see each module's docstring
 
 SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
@@ -36,8 +32,16 @@ def load_config_for_tests():
 
 
 def registry():
-    """The tutorial registry exactly as the build makes it (overrides/hooks/site_registry.py)."""
+    """The tutorial registry exactly as the build makes it (scow_tutorials.registry)."""
     return site_registry.load(load_config_for_tests())
+
+
+def load_file(rel: str):
+    """A script of the project that is not part of the package (a tool, a hook) as a module, by its path."""
+    spec = importlib.util.spec_from_file_location(Path(rel).stem, ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_tool(ok: bool, what: str, install: str) -> None:
@@ -86,13 +90,13 @@ def project_copy(tmp_path) -> Path:
     dst = tmp_path / "project"
     dst.mkdir()
     shutil.copy2(ROOT / "mkdocs.yml", dst / "mkdocs.yml")
-    for name in ("docs", "overrides"):
+    for name in ("docs", "overrides", "src"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dst
 
 
 def tutorial_dirs() -> list[Path]:
-    """The tutorial folders, as the site's registry defines them (overrides/hooks/site_registry.py)."""
+    """The tutorial folders, as the site's registry defines them (scow_tutorials.registry)."""
     return [t.folder for t in site_registry.discover(DOCS).values()]
 
 

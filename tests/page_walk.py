@@ -66,13 +66,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
-sys.path.insert(0, str(ROOT / "tools"))
-
-import envs  # noqa: E402
-import site_blocks  # noqa: E402
-import site_frontmatter  # noqa: E402
+from scow_tutorials import blocks as site_blocks
+from scow_tutorials import envs
+from scow_tutorials import frontmatter as site_frontmatter
+from scow_tutorials.common import ROOT
 
 WALKER_READY = True
 STANDINS = Path(__file__).parent / "standins"
@@ -436,8 +433,8 @@ class Walk:
             "#!/bin/bash\n# STAND-IN Miniconda installer written by tests/page_walk.py (batch mode only)\n"
             'prefix="$HOME/miniconda3"\nwhile [ $# -gt 0 ]; do case "$1" in -p) prefix="$2"; shift 2;; '
             "*) shift;; esac; done\n"
-            f'"{sys.executable}" -c "import sys; sys.path.insert(0, \'{Path(__file__).parent}\'); '
-            'import page_walk; page_walk.conda_base_standalone(sys.argv[1], sys.argv[2])" '
+            f'PYTHONPATH="{Path(__file__).parent}" "{sys.executable}" -c "import sys, page_walk; '
+            'page_walk.conda_base_standalone(sys.argv[1], sys.argv[2])" '
             f'"$prefix" "{self.uv}"\necho "installation finished."\n', encoding="utf-8")
         return path
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from common import CHROMIUM, CHROMIUM_ARGS  # tools/common.py (on sys.path via tests/conftest.py)
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS
 
 from conftest import ROOT, registry, require_tool, tutorial_dirs
 

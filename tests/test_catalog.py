@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-import site_schema
+from scow_tutorials import schema as site_schema
 from conftest import LANGS, registry, tutorial_dirs
 
 # Every field the schema puts on the card, in its order: a field the template does not render fails here.

@@ -9,8 +9,8 @@ import json
 import pytest
 from mkdocs.config import load_config
 
-import site_frontmatter
-import site_schema
+from scow_tutorials import frontmatter as site_frontmatter
+from scow_tutorials import schema as site_schema
 from conftest import ROOT, mkdocs_build, registry, tutorial_dirs
 
 SECTIONS = ["python", "pytorch", "cv", "llm"]
@@ -117,8 +117,8 @@ def test_facts_are_substituted(built):
 
 
 def _add_field(project, name: str, declaration: str) -> None:
-    """Declare a card field in the copy's site_schema.FIELDS (the one place the README names)."""
-    schema = project / "overrides" / "hooks" / "site_schema.py"
+    """Declare a card field in the copy's scow_tutorials.schema.FIELDS (the one place the README names)."""
+    schema = project / "src" / "scow_tutorials" / "schema.py"
     text = schema.read_text(encoding="utf-8")
     assert "\n)\n# Parts of a field" in text, "test setup: FIELDS must end before SHARED_PARTS"
     schema.write_text(text.replace("\n)\n# Parts of a field", f"\n    {declaration},\n)\n# Parts of a field", 1),

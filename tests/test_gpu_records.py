@@ -10,12 +10,13 @@ import sys
 
 import pytest
 
-import site_records
+from scow_tutorials import records as site_records
 from conftest import ROOT, mkdocs_build, registry
 from tutorial_fixtures import gpu_present
 
-sys.path.insert(0, str(ROOT / "tools"))
-import verify_gpu  # noqa: E402
+from conftest import load_file
+
+verify_gpu = load_file("tools/verify_gpu.py")
 
 # The tutorials whose scripts must have GPU tests (the GPU issue): environment check, training, inference, kernel.
 NEEDS_GPU_TESTS = (0, 1, 2, 3, 6, 7, 8, 14)

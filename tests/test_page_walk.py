@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import site_blocks
+from scow_tutorials import blocks as site_blocks
 from page_walk import Walk, WalkError, placeholders
 from tutorial_fixtures import other_tutorial
 

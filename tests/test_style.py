@@ -48,12 +48,9 @@ def test_rules_catch_bad_typography():
 
 def test_line_breaks_next_to_chinese_quotes_are_caught_and_joined():
     """Breaks seen in Chromium: after “…”, and after 。 in an indented list continuation."""
-    import sys
+    from conftest import load_file
 
-    from conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
-    from cjk_breaks import join_cjk_lines
+    join_cjk_lines = load_file("overrides/hooks/cjk_breaks.py").join_cjk_lines
 
     html = "<article><ul><li><p>走通\n“准备数据”，30 分钟足够），\n   其余都一样。\n   由于……</p></li></ul></article>"
     assert len([p for p in problems_in(html) if "line break" in p]) == 3

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mkdocs.config import load_config
 
-import envs
+from scow_tutorials import envs
 from tutorial_fixtures import ROOT, isolated_env, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from mkdocs.config import load_config
 
-import site_frontmatter
+from scow_tutorials import frontmatter as site_frontmatter
 from tutorial_fixtures import ROOT, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,7 @@ from mkdocs.config import load_config
 from tutorial_fixtures import ROOT, free_port, other_tutorial, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-from llamafactory_stub import stub_cli  # noqa: E402  the one stand-in llamafactory-cli of Tutorials 10, 12, 13
+from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T9 = other_tutorial(9).folder             # Tutorial 9's single-GPU config: the hyper-parameters to keep

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from mkdocs.config import load_config
 
-import envs
-import site_frontmatter
+from scow_tutorials import envs
+from scow_tutorials import frontmatter as site_frontmatter
 from tutorial_fixtures import ROOT, other_tutorial
 
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]

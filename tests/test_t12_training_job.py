@@ -4,7 +4,6 @@ LLaMA-Factory on CPU with a tiny random Qwen2 model: train 2 steps, merge, load 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from mkdocs.config import load_config
 from tutorial_fixtures import ROOT, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-from llamafactory_stub import stub_cli  # noqa: E402  the one stand-in llamafactory-cli of Tutorials 10, 12, 13
+from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T9 = other_tutorial(9).folder             # the configs are Tutorial 9's

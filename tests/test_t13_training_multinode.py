@@ -6,7 +6,6 @@ llamafactory-cli: its own per-rank folder, and no merge."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from mkdocs.config import load_config
 from tutorial_fixtures import ROOT, free_port, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-from llamafactory_stub import stub_cli  # noqa: E402  the one stand-in llamafactory-cli of Tutorials 10, 12, 13
+from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T10 = other_tutorial(10).folder           # the same 2 x 2 GPU training config as Tutorial 10

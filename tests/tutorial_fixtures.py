@@ -29,11 +29,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))  # tools/envs.py: Tutorial.env
-sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
 
-import site_registry  # noqa: E402
-from site_registry import Tutorial  # noqa: E402  (the one model of a tutorial)
+from scow_tutorials import registry as site_registry
+from scow_tutorials.registry import Tutorial  # the one model of a tutorial
 
 MODULE_RE = re.compile(r"^test_t(\d\d)_([a-z0-9_]+)$")
 # Published files a test must run (scripts and configs); data, images and requirements need not.
@@ -144,10 +142,13 @@ def run_script(tutorial, workdir, tmp_path):
         else:
             pytest.fail(f"run_script: {name!r} is neither a file in {cwd} nor a program of the tutorial's "
                         f"environment", pytrace=False)
+        run_env = isolated_env(home, env_bin, env, gpu)
+        if local.suffix == ".py" and local.exists() and local.parent != cwd:
+            # A test's helper script (tests/fixtures/) imports the reader's files from the folder it runs in.
+            run_env.setdefault("PYTHONPATH", str(cwd))
         try:
             result = subprocess.run(command + [str(a) for a in args], cwd=cwd, input=input, text=True,
-                                    capture_output=True, timeout=timeout, check=False,
-                                    env=isolated_env(home, env_bin, env, gpu))
+                                    capture_output=True, timeout=timeout, check=False, env=run_env)
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"{name} {' '.join(map(str, args))} ran longer than {timeout} s:\n"
                         f"{exc.stdout or ''}{exc.stderr or ''}", pytrace=False)

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from common import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES, ROOT, built_tutorials, mkdocs_build  # tools/common.py
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES, ROOT, built_tutorials, mkdocs_build
 
 LIGHTHOUSE_DIR = ROOT / "tools" / "lighthouse"
 LIGHTHOUSE = LIGHTHOUSE_DIR / "node_modules" / ".bin" / "lighthouse"

@@ -8,15 +8,11 @@ holds this table as printed."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
-
-import site_blocks  # noqa: E402
-import site_registry  # noqa: E402
+from scow_tutorials import blocks as site_blocks
+from scow_tutorials import registry as site_registry
+from scow_tutorials.common import ROOT
 
 
 def table() -> str:

@@ -34,7 +34,9 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from common import CHROMIUM, CHROMIUM_ARGS, ROOT, built_tutorials, mkdocs_build  # tools/common.py
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, built_tutorials, mkdocs_build
+
+ROOT = Path(__file__).resolve().parent.parent  # the project this script is part of (a test runs a broken copy)
 
 ZIP_NAME = "scow-ai-tutorials-offline.zip"
 ZIP_TOP = "scow-ai-tutorials"
@@ -64,7 +66,7 @@ def tutorials(site: Path) -> list[dict]:
 def build_site(site: Path, **env: str) -> float:
     """mkdocs build --strict into *site*; returns seconds; raises BundleError with the log tail."""
     start = time.perf_counter()
-    result = mkdocs_build(site, **env)
+    result = mkdocs_build(site, ROOT, **env)
     if result.returncode != 0:
         log = (result.stdout + result.stderr).strip().splitlines()
         raise BundleError(

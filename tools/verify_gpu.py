@@ -32,13 +32,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "overrides" / "hooks"))
-sys.path.insert(0, str(ROOT / "tools"))
-
-import envs  # noqa: E402
-import site_registry  # noqa: E402
-from site_records import RECORD, hashed_files  # noqa: E402
+from scow_tutorials import envs
+from scow_tutorials import registry as site_registry
+from scow_tutorials.common import ROOT
+from scow_tutorials.records import RECORD, hashed_files
 
 MODULE_RE = re.compile(r"test_t(\d\d)_")
 BENCH_TUTORIAL = 14

@@ -1,4 +1,5 @@
-"""Build hook: what the site publishes about its tutorials, all read from the registry (site_registry).
+"""Build hook: what the site publishes about its tutorials, all read from the registry
+(``scow_tutorials.registry``).
 
 * the home page's ``<!-- tutorial-catalog -->`` marker becomes a catalog of the tutorials that exist;
 * the admin page's ``<!-- portal-links-yaml -->`` marker becomes ready-to-paste SCOW navLinks/userLinks YAML;
@@ -14,14 +15,15 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import site_registry
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
-from site_registry import DEFAULT_LANG, LANGS, STATE
-from site_schema import FIELDS, catalog_fields
-from site_text import TEXT, resources_text
+
+from scow_tutorials import registry
+from scow_tutorials.registry import DEFAULT_LANG, LANGS, STATE
+from scow_tutorials.schema import FIELDS, catalog_fields
+from scow_tutorials.text import TEXT, resources_text
 
 CATALOG_MARKER = "<!-- tutorial-catalog -->"
 PORTAL_MARKER = "<!-- portal-links-yaml -->"
@@ -42,7 +44,7 @@ def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
     columns = catalog_fields()
     head = [t["catalog_number"], t["catalog_tutorial"]] + [f.label[lang] for f in columns]
     by_section: dict[str, list] = {}
-    for tutorial in site_registry.current().values():
+    for tutorial in registry.current().values():
         by_section.setdefault(tutorial.card[lang]["section"], []).append(tutorial)
     out = []
     for section in config.extra.get("sections", []):
@@ -67,7 +69,7 @@ def portal_links_yaml(config: MkDocsConfig, lang: str) -> str:
     home = {"zh": "AI 教程", "en": "AI tutorials"}[lang]
     nav = ["navLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true",
            "    children:"]
-    for tutorial in site_registry.current().values():
+    for tutorial in registry.current().values():
         title = tutorial.meta[lang]["title"].replace('"', '\\"')
         nav += [f'      - text: "{title}"', f'        url: "{base}{prefix}{tutorial.path}"',
                 "        openInNewPage: true"]
@@ -80,7 +82,7 @@ def portal_links_yaml(config: MkDocsConfig, lang: str) -> str:
 def catalog_json(config: MkDocsConfig) -> dict[str, Any]:
     base = (config.site_url or "/").rstrip("/") + "/"
     entries = []
-    for number, tutorial in site_registry.current().items():
+    for number, tutorial in registry.current().items():
         card, res = tutorial.card["zh"], tutorial.card["zh"]["resources"]
         tags = [card["section"], card["platform"], "gpu" if res["gpus"] else "cpu-only"]
         if res["nodes"] > 1:
@@ -131,9 +133,9 @@ REDIRECT_PAGE = """<!doctype html>
 
 
 def write_redirects(config: MkDocsConfig, site: Path) -> None:
-    registry = site_registry.current()
+    tutorials = registry.current()
     for number, old in (config.extra.get("upstream_paths") or {}).items():
-        tutorial = registry.get(int(number))
+        tutorial = tutorials.get(int(number))
         if tutorial is None:
             continue  # tutorials not written yet get no redirect: no dead links
         title = tutorial.meta["zh"]["title"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
-from site_registry import DEFAULT_LANG, LANGS, STATE
+from scow_tutorials.registry import DEFAULT_LANG, LANGS, STATE
 
 
 @event_priority(-200)

@@ -1,11 +1,11 @@
 """Build hook: the tutorial registry and each tutorial page's card.
 
 * Before each build, every page must exist in both languages, and every tutorial's two pages are parsed
-  strictly, validated against the card schema (``site_schema.FIELDS``) and compared once
-  (``site_registry.load``); the other hooks read that registry.
-* ``{{ facts.KEY }}`` / ``{{ files_url }}`` are substituted in every page (``site_frontmatter``).
-* Every shell block a reader types on a tutorial page says where it runs (``site_blocks``); the build stops on
-  one without a marker and strips the markers.
+  strictly, validated against the card schema (``scow_tutorials.schema.FIELDS``) and compared
+  once (``scow_tutorials.registry.load``); the other hooks read that registry.
+* ``{{ facts.KEY }}`` / ``{{ files_url }}`` are substituted in every page (``scow_tutorials.frontmatter``).
+* Every shell block a reader types on a tutorial page says where it runs (``scow_tutorials.blocks``); the build
+  stops on one without a marker and strips the markers.
 * A tutorial page gets its card, in its language, as ``page.meta.tutorial_view``
   (``overrides/partials/tutorial-card.html``), and every page its last-updated date from git.
 
@@ -20,17 +20,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import site_blocks
-import site_records
-import site_registry
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
-from site_frontmatter import FrontMatterError, read_front_matter, substitute
-from site_registry import PAGE_RE, STATE
-from site_schema import card_fields
-from site_text import TEXT
+
+from scow_tutorials import blocks, records, registry
+from scow_tutorials.frontmatter import FrontMatterError, read_front_matter, substitute
+from scow_tutorials.registry import PAGE_RE, STATE
+from scow_tutorials.schema import card_fields
+from scow_tutorials.text import TEXT
 
 _git_dates: dict[str, str | None] = {}
 
@@ -47,7 +46,7 @@ def on_build_error(error: Exception) -> None:
 def on_pre_build(config: MkDocsConfig) -> None:
     if not STATE["depth"]:
         STATE["root_site_dir"] = config.site_dir  # the default language is built first, into the root
-        STATE["registry"] = site_registry.load(config)
+        STATE["registry"] = registry.load(config)
     STATE["depth"] += 1
 
 
@@ -58,7 +57,7 @@ def on_post_build(config: MkDocsConfig) -> None:
 
 
 def page_lang(src_uri: str) -> str:
-    return "en" if src_uri.endswith(".en.md") else site_registry.DEFAULT_LANG
+    return "en" if src_uri.endswith(".en.md") else registry.DEFAULT_LANG
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -67,16 +66,16 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     lang = page_lang(src_uri)
     match = PAGE_RE.match(src_uri)
     if match:
-        tutorial = site_registry.current().get(int(match.group(1)))
+        tutorial = registry.current().get(int(match.group(1)))
         if tutorial is None or tutorial.src[lang] != src_uri:
             raise FrontMatterError(f"{rel}: not a registered tutorial page (folder docs/tutorials/NN-slug/).")
         page.meta.update(tutorial.meta[lang])
         page.meta["tutorial_view"] = card_view(tutorial, lang, page, files)
-        found = site_blocks.problems(Path(page.file.abs_src_path).read_text(encoding="utf-8"),
-                                     site_blocks.REQUIRED)
+        found = blocks.problems(Path(page.file.abs_src_path).read_text(encoding="utf-8"),
+                                     blocks.REQUIRED)
         if found:
             raise FrontMatterError(f"{rel}: " + f"\n{rel}: ".join(found))
-        markdown = site_blocks.strip(markdown)
+        markdown = blocks.strip(markdown)
     elif read_front_matter(Path(page.file.abs_src_path), rel).get("tutorial"):
         raise FrontMatterError(
             f"{rel}: has a 'tutorial' card but is not a tutorial page. Tutorial pages live at "
@@ -115,11 +114,11 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
         if record is None:
             raise FrontMatterError(f"docs/{folder}: verified.gpu.record '{gpu['record']}' is not a file of the tutorial")
         try:
-            run = site_records.read_record(Path(record.abs_src_path))
+            run = records.read_record(Path(record.abs_src_path))
         except ValueError as exc:
             raise FrontMatterError(f"docs/{folder}: verified.gpu.record: {exc}") from None
         failed = [t for t in run["tests"] if t.get("outcome") not in ("passed", "skipped")]
-        key = ("gpu_stale" if site_records.stale_files(Path(record.abs_src_path).parent, run)
+        key = ("gpu_stale" if records.stale_files(Path(record.abs_src_path).parent, run)
                else "gpu_failed" if failed else "gpu")
         lines.append({"text": t[key].format(date=gpu["date"], hardware=gpu["hardware"], failed=len(failed),
                                             total=len(run["tests"])),
@@ -128,17 +127,17 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
 
 
 def card_view(tutorial, lang: str, page: Page, files: Files) -> dict[str, Any]:
-    """The card in the page's language: one row per field that ``site_schema.FIELDS`` puts on the card, each
+    """The card in the page's language: one row per field that ``schema.FIELDS`` puts on the card, each
     with its label, the kind of value the template renders and the value as it reads in this language."""
     t, card = TEXT[lang], tutorial.card[lang]
-    registry = site_registry.current()
+    tutorials = registry.current()
     rows = []
     for field in card_fields():
         value = card[field.name]
         if field.card == "links":  # other tutorials, linked in this language
             shown = []
             for number in value:
-                target = registry.get(number)
+                target = tutorials.get(number)
                 file = files.get_file_from_path(target.src[lang]) if target else None
                 shown.append({"label": t["tutorial"].format(n=number),
                               "url": file.url_relative_to(page.file) if file else None})

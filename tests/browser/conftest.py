@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from common import CHROMIUM, CHROMIUM_ARGS, mkdocs_build  # tools/common.py (on sys.path via tests/conftest.py)
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, mkdocs_build
 from conftest import require_tool  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]

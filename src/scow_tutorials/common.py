@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # src/scow_tutorials/ -> the project
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, sandbox off (root in CI), and unable to reach anything but this machine: without the resolver
@@ -27,8 +27,9 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 def mkdocs_build(site: Path, project: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     """`mkdocs build --strict` of *project* into *site*. SITE_URL and OFFLINE_BUILD are always set, so a
     value left in the caller's environment cannot change what is built."""
+    # PYTHONPATH: the hooks import scow_tutorials from the project built (a test's modified copy included).
     full_env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1",
-                    SITE_URL=DEFAULT_SITE_URL, OFFLINE_BUILD="false")
+                    SITE_URL=DEFAULT_SITE_URL, OFFLINE_BUILD="false", PYTHONPATH=str(project / "src"))
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(project / "mkdocs.yml"),

@@ -7,8 +7,8 @@ which links packages from its cache instead of copying them: the first environme
 20 s, every further one well under a second. An environment is remade when its requirements change (the
 file's SHA-256 is stamped inside it).
 
-    python tools/envs.py            # create or refresh every tutorial's environment
-    python tools/envs.py 02-clip    # only these tutorials
+    python -m scow_tutorials.envs            # create or refresh every tutorial's environment
+    python -m scow_tutorials.envs 02-clip    # only these tutorials
 
 uv does not read pip's configuration. Where pip is configured with local find-links, extra indexes or a
 constraint file (``pip config list``), the same settings are passed to uv, so the environments get the
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # src/scow_tutorials/ -> the project
 TUTORIALS = ROOT / "docs" / "tutorials"
 ENVS = Path(os.environ.get("TUTORIAL_ENVS", ROOT / ".envs"))
 STAMP = ".requirements.sha256"

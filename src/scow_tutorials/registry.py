@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from site_frontmatter import FrontMatterError, read_front_matter, resolve_values
-from site_schema import disagreements, validate
+from scow_tutorials.frontmatter import FrontMatterError, read_front_matter, resolve_values
+from scow_tutorials.schema import disagreements, validate
 
 FOLDER_RE = re.compile(r"^(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A tutorial page, as a docs-relative path (what MkDocs calls src_uri).
@@ -74,9 +74,9 @@ class Tutorial:
 
     @property
     def env(self) -> Path:
-        """Its Python environment, ``.envs/NN-slug`` made from requirements.txt by tools/envs.py on first use
+        """Its Python environment, ``.envs/NN-slug`` made from requirements.txt by ``scow_tutorials.envs`` on first use
         (for the tests and tools; the build never asks)."""
-        import envs  # tools/envs.py, on sys.path wherever tests and tools run
+        from scow_tutorials import envs  # imported here: the build never needs it
 
         return envs.ensure_env(self.folder)
 
@@ -136,5 +136,5 @@ STATE: dict = {"registry": None, "depth": 0, "root_site_dir": None}
 
 def current() -> dict[int, Tutorial]:
     if STATE["registry"] is None:
-        raise RuntimeError("the tutorial registry is read before the build made it (site_registry.STATE)")
+        raise RuntimeError("the tutorial registry is read before the build made it (registry.STATE)")
     return STATE["registry"]

@@ -1,5 +1,5 @@
 """The words the hooks write into pages, in each language (catalog, card values, verification line); the card's
-field labels are declared with the fields (``site_schema.FIELDS``)."""
+field labels are declared with the fields (``schema.FIELDS``)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from site_frontmatter import FrontMatterError
-from site_text import TEXT, resources_text
+from scow_tutorials.frontmatter import FrontMatterError
+from scow_tutorials.text import TEXT, resources_text
 
 PLATFORMS = ("hpc", "ai", "both")
 MAX_NUMBER = 99  # two digits in the folder name; which numbers exist is the folders' business
