@@ -1,11 +1,14 @@
 """Tutorial 13 (the training module, several nodes): train_multinode.sh and the two configs, run by the real
-LLaMA-Factory on CPU with a tiny random Qwen2 model as a one-node distributed job (RANK=0, WORLD_SIZE=1), the way
-SCOW's PyTorch distributed training sets the variables. A second node's part is checked with a stand-in
-llamafactory-cli: its own per-rank folder, and no merge."""
+LLaMA-Factory on CPU with a tiny random Qwen2 model as a two-node job on this machine: two processes of the script
+(RANK=0 and RANK=1, WORLD_SIZE=2, one process each) sharing one WORK_DIR, the way SCOW's PyTorch distributed
+training sets the variables. Node 1 must end only after node 0 has merged. The variables each node hands to the
+launcher, and node 1's wait when node 0 fails or is slow, are checked with a stand-in llamafactory-cli."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -31,22 +34,52 @@ def model_folder(ai_platform) -> None:
     (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
 
 
-def test_one_node_job_trains_into_rank_0_and_merges(run_script, ai_platform):
+def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platform):
+    """Two processes of the script, one per "node", on one shared WORK_DIR, meeting at 127.0.0.1 (issue 25: node 1
+    used to end as soon as training ended, while node 0 was still saving and merging)."""
     run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
-    env = ai_platform | {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "RANK": "0", "WORLD_SIZE": "1",
-                      "NPROC_PER_NODE": "1"}
-    result = run_script("train_multinode.sh", *CPU, env=env, timeout=900)
+    master = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "WORLD_SIZE": "2", "NPROC_PER_NODE": "1"}
+    results, ended = {}, {}
+
+    def node(rank: str) -> None:
+        try:
+            results[rank] = run_script("train_multinode.sh", *CPU, env=ai_platform | master | {"RANK": rank},
+                                       timeout=1200, check=False)
+        finally:
+            ended[rank] = time.time()
+
+    threads = [threading.Thread(target=node, args=(rank,)) for rank in ("0", "1")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(results) == {"0", "1"}, "a node ran past its timeout"
+    for rank, result in results.items():
+        assert result.returncode == 0, f"node {rank} exited {result.returncode}:\n{result.output[-6000:]}"
+    node0, node1 = results["0"], results["1"]
     work = Path(ai_platform["WORK_DIR"])
-    assert "node 0 of 1, 1 processes on this node, master 127.0.0.1:" in result.stdout
-    assert "Process rank: 0, world size: 1" in result.output and "distributed training: True" in result.output
-    assert sorted(p.name for p in work.iterdir()) == ["datasets-cache", "merged", "rank-0"]
-    assert [p.name for p in (work / "datasets-cache").iterdir()] == ["node-0"]
+    merged = work / "merged" / "scow-identity"
+    assert "node 0 of 2, 1 processes on this node, master 127.0.0.1:" in node0.stdout
+    assert "node 1 of 2, 1 processes on this node" in node1.stdout
+    assert "Process rank: 1, world size: 2" in node1.output and "distributed training: True" in node1.output
+    assert sorted(p.name for p in work.iterdir()) == ["datasets-cache", "merged", "rank-0", "rank-1"]
+    assert sorted(p.name for p in (work / "datasets-cache").iterdir()) == ["node-0", "node-1"]
+    # Only global rank 0 saves the adapter; the trainer also saves a checkpoint at the last step (here step 2),
+    # and every process writes its random-number state into its own node's copy of that checkpoint.
     adapter = work / "rank-0" / "lora"
     assert (adapter / "adapter_model.safetensors").exists()
     assert json.loads((adapter / "trainer_state.json").read_text())["global_step"] == 2
-    merged = work / "merged" / "scow-identity"
-    assert result.stdout.splitlines()[-1] == f"merged model: {merged}"
+    assert (adapter / "checkpoint-2" / "rng_state_0.pth").is_file()
+    assert sorted(p.name for p in (work / "rank-1" / "lora" / "checkpoint-2").iterdir()) == ["rng_state_1.pth"]
+    assert not (work / "rank-1" / "lora" / "adapter_model.safetensors").exists()
+    # Node 0 merged and reported it; node 1 read that report and ended only afterwards.
+    status = work / "rank-0" / "status"
+    assert status.read_text().split() == ["merged", f"127.0.0.1:{master['MASTER_PORT']}", str(merged)]
+    assert node0.stdout.splitlines()[-1] == f"merged model: {merged}"
+    assert "waiting for node 0 to save and merge" in node1.stdout
+    assert node1.stdout.splitlines()[-1] == f"node 0 merged the model: {merged}"
+    assert ended["1"] >= status.stat().st_mtime, "node 1 ended before node 0 reported its merge"
     answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     reply = json.loads(answer.stdout.strip().splitlines()[-1])
@@ -72,9 +105,52 @@ def test_two_node_job_each_rank_its_own_folder_only_rank_0_merges(run_script, ai
         assert f"adapter_name_or_path={work}/rank-0/lora" in made[1][0]
         assert set(made[1][1]) <= {"HF_DATASETS_CACHE"}, f"the merge still sees distributed variables: {made[1][1]}"
         assert result.stdout.splitlines()[-1] == f"merged model: {work}/merged/scow-identity"
+        assert Path(work, "rank-0", "status").read_text().split() == [
+            "merged", "job-master-0.job:23456", f"{work}/merged/scow-identity"]
     else:
         assert len(made) == 1, "a node other than rank 0 merged"
-        assert "node 0 merges" in result.stdout
+        # Alone here, node 1 finds no report of this job's node 0: it cannot wait, and says why.
+        assert "the nodes do not share WORK_DIR" in result.stderr
+
+
+NODE1 = {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": "1", "WORLD_SIZE": "2",
+         "NPROC_PER_NODE": "2"}
+
+
+@pytest.mark.parametrize("report, code, words", [
+    ("training job-master-0.job:23456", 1, "node 0 has not reported a merged model after 5 s (its status: training)"),
+    ("failed job-master-0.job:23456 exit code 1", 1, "node 0 failed (exit code 1) after training"),
+    ("merged job-master-0.job:23456 /w/merged/scow-identity", 0, "node 0 merged the model: /w/merged/scow-identity"),
+    ("merged other-master-0.other:23456 /w/merged/scow-identity", 0, "the nodes do not share WORK_DIR"),
+])
+def test_node_1_ends_by_node_0s_report(run_script, ai_platform, tutorial, tmp_path, report, code, words):
+    """What node 1 does after training with each report node 0 may have left in the shared WORK_DIR (written
+    here by the test): still training after MERGE_WAIT seconds, failed, merged, or a report of another job."""
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    (Path(ai_platform["WORK_DIR"]) / "rank-0").mkdir()
+    (Path(ai_platform["WORK_DIR"]) / "rank-0" / "status").write_text(report + "\n")
+    start = time.monotonic()
+    result = run_script("train_multinode.sh", env=ai_platform | path | NODE1 | {"MERGE_WAIT": "5"}, check=False,
+                        timeout=60)
+    assert result.returncode == code, result.output
+    assert words in result.output
+    assert len(calls()) == 1
+    if report.startswith("training"):
+        assert time.monotonic() - start >= 5, "node 1 gave up before MERGE_WAIT"
+
+
+def test_node_0_reports_a_failed_merge(run_script, ai_platform, tutorial, tmp_path):
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    cli = Path(path["PATH"].split(":")[0]) / "llamafactory-cli"
+    cli.write_text(cli.read_text() + "sys.exit(1 if sys.argv[1] == 'export' else 0)\n")
+    env = ai_platform | path | NODE1 | {"RANK": "0"}
+    result = run_script("train_multinode.sh", env=env, check=False)
+    assert result.returncode == 1, result.output
+    status = Path(ai_platform["WORK_DIR"], "rank-0", "status").read_text()
+    assert status.split() == ["failed", "job-master-0.job:23456", "exit", "code", "1"]
+    assert [call[0][0] for call in calls()] == ["train", "export"]
 
 
 @pytest.mark.parametrize("missing", ["MASTER_ADDR", "RANK", "WORLD_SIZE"])
@@ -94,6 +170,7 @@ def test_without_distributed_training_it_says_so(run_script, ai_platform, tutori
     ("no-config", "config.json not found"),
     ("dataset-name", "dataset 'scow_identiy' is not in"),
     ("read-only", "cannot write to"),
+    ("merge-wait", "MERGE_WAIT is '30m'"),
 ])
 def test_bad_inputs_stop_the_node_before_training(run_script, ai_platform, tutorial, tmp_path, bad, words):
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
@@ -108,6 +185,8 @@ def test_bad_inputs_stop_the_node_before_training(run_script, ai_platform, tutor
         env["RANK"] = "2"  # before: accepted, and the node waited 600 s at the rendezvous
     elif bad == "dataset-name":
         args = ["dataset=scow_identiy"]
+    elif bad == "merge-wait":
+        env["MERGE_WAIT"] = "30m"
     elif bad == "read-only":
         (tmp_path / "file").write_text("")
         env["WORK_DIR"] = str(tmp_path / "file")  # mkdir under it fails, for root too

@@ -3,7 +3,10 @@
 # PyTorch). Every node runs it. SCOW starts one container per node and sets MASTER_ADDR, MASTER_PORT, RANK (this
 # node's index) and WORLD_SIZE (the number of nodes, not of processes). Each node trains into its own folder
 # $WORK_DIR/rank-<RANK>; rank 0 then merges its adapter into the model and prints where the merged model is.
+# The other nodes wait until node 0 reports the merge in $WORK_DIR/rank-0/status (the nodes share WORK_DIR), so
+# that a platform that ends the job when one node ends cannot stop node 0 in the middle of the merge.
 # Usage: bash train_multinode.sh [key=value ...]   (extra arguments override values of sft.yaml)
+# Optional: MERGE_WAIT=<seconds> (default 1800): how long nodes other than 0 wait for node 0's merge.
 set -euo pipefail
 
 fail() {
@@ -45,6 +48,8 @@ for name in names.split(","):
     if not file.is_file():
         sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
 PY
+MERGE_WAIT="${MERGE_WAIT:-1800}"
+[[ "$MERGE_WAIT" =~ ^[1-9][0-9]*$ ]] || fail "MERGE_WAIT is '$MERGE_WAIT': give the seconds to wait for node 0, e.g. MERGE_WAIT=3600"
 if [ -z "${NPROC_PER_NODE:-}" ]; then
     NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
     [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU on node $RANK: give the job 2 GPUs per node"
@@ -55,6 +60,21 @@ merged_dir="$WORK_DIR/merged/scow-identity"
 echo "node $RANK of $WORLD_SIZE, $NPROC_PER_NODE processes on this node, master $MASTER_ADDR:$MASTER_PORT"
 echo "WORK_DIR: $WORK_DIR"
 echo "[1/2] training: $adapter_dir"
+# Node 0 writes how the job goes into this file, one line "<state> <master address:port> <detail>": training, then
+# merged (detail: the merged model's folder) or failed (detail: the exit code). The other nodes read it at the end.
+status_file="$WORK_DIR/rank-0/status"
+master="$MASTER_ADDR:$MASTER_PORT"
+report() {
+    printf '%s %s %s\n' "$1" "$master" "${2:-}" >"$status_file.tmp" && mv -f "$status_file.tmp" "$status_file"
+}
+if [ "$RANK" = 0 ]; then
+    report training  # replaces the file of an earlier job before any other node can finish training
+    on_exit() {
+        local code=$?
+        [ "$code" = 0 ] || report failed "exit code $code"
+    }
+    trap on_exit EXIT
+fi
 # Each node tokenizes the dataset into its own cache folder, so two nodes never write the same cache files.
 export HF_DATASETS_CACHE="$WORK_DIR/datasets-cache/node-$RANK"
 echo "datasets cache of this node: $HF_DATASETS_CACHE"
@@ -66,8 +86,35 @@ llamafactory-cli train "$here/sft.yaml" \
     "$@"
 
 if [ "$RANK" != 0 ]; then
-    echo "[2/2] node $RANK is done: node 0 merges the adapter (see its log)"
-    exit 0
+    echo "[2/2] node $RANK has trained: waiting for node 0 to save and merge (at most $MERGE_WAIT s)"
+    waited=0
+    while :; do
+        line=""
+        [ -f "$status_file" ] && line="$(cat "$status_file")"
+        read -r state address detail <<<"$line" || true
+        if [ "${address:-}" != "$master" ]; then
+            # Node 0 wrote this file before training began, so this node does not see node 0's WORK_DIR.
+            echo "warning: $status_file is not node 0's of this job: the nodes do not share WORK_DIR, so node $RANK" \
+                "cannot wait for the merge; read node 0's log for 'merged model:'" >&2
+            exit 0
+        fi
+        case "$state" in
+            merged)
+                echo "node 0 merged the model: $detail"
+                exit 0 ;;
+            failed)
+                echo "error: node 0 failed ($detail) after training: read node 0's log" >&2
+                exit 1 ;;
+        esac
+        if [ "$waited" -ge "$MERGE_WAIT" ]; then
+            echo "error: node 0 has not reported a merged model after $MERGE_WAIT s (its status: $state): read node 0's" \
+                "log; to wait longer, put MERGE_WAIT=<seconds> in front of the run command" >&2
+            exit 1
+        fi
+        [ $((waited % 60)) = 0 ] && [ "$waited" -gt 0 ] && echo "still waiting for node 0's merge ($waited s)"
+        sleep 5
+        waited=$((waited + 5))
+    done
 fi
 echo "[2/2] merging: $merged_dir"
 # Merging is a one-process job: hide the distributed variables from it.
@@ -76,4 +123,5 @@ env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT -u FORCE_TORCHRUN -u NNO
     model_name_or_path="$SCOW_AI_MODEL_PATH" \
     adapter_name_or_path="$adapter_dir" \
     export_dir="$merged_dir"
+report merged "$merged_dir"
 echo "merged model: $merged_dir"
