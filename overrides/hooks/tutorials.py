@@ -25,7 +25,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from scow_tutorials import blocks, records, registry
+from scow_tutorials import blocks, portal, records, registry
 from scow_tutorials.frontmatter import FrontMatterError, read_front_matter, substitute
 from scow_tutorials.registry import PAGE_RE, STATE
 from scow_tutorials.schema import card_fields
@@ -84,7 +84,9 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     date = git_date(page.file.abs_src_path)
     if date:
         page.meta["revision_date"] = date
-    return substitute(markdown, config, src_uri, rel)
+    markdown = substitute(markdown, config, src_uri, rel)
+    source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+    return portal.render(markdown, lang, rel, source)  # portal steps and forms, checked against the labels
 
 
 def git_date(path: str) -> str | None:

@@ -17,7 +17,8 @@ import yaml
 from mkdocs.exceptions import PluginError
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
-PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
+PLACEHOLDER_RE = re.compile(
+    r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url(?:\.\d\d)?|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
 PIN_LINE_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
 
@@ -124,6 +125,12 @@ def substitute(text: str, config, src_uri: str, rel: str) -> str:
         name = match.group(1)
         if name == "files_url":
             return files_url(config, src_uri)
+        if name.startswith("files_url."):  # {{ files_url.05 }}: the files of tutorial 05
+            number = name.split(".")[1]
+            matches = sorted((Path(config.docs_dir) / "tutorials").glob(f"{number}-*/"))
+            if not matches:
+                raise FrontMatterError(f"{rel}: '{{{{ {name} }}}}': there is no tutorial {number}.")
+            return files_url(config, f"tutorials/{matches[0].name}/index.md")
         if name.startswith("pin."):
             return lookup_pin(config, src_uri, name, rel)
         return str(lookup_fact(facts, name, rel))
