@@ -17,11 +17,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import load_config_for_tests
 from slurm_fixtures import CONDA_SH
 from tutorial_fixtures import record_or_compare
 
+FACTS = load_config_for_tests()["extra"]["facts"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE = str(FIXTURES / "t03_fake_cifar10.py")
+FAKE_CUDA = str(FIXTURES / "t03_fake_cuda.py")
 
 SEARCH_PROBES = {
     "zh": ["单机 多卡", "ResNet18 CIFAR-10", "DistributedDataParallel 梯度"],
@@ -54,9 +58,10 @@ def session_text(job, home: Path) -> str:
         f"$ cat resnet-ddp-{job.id}.out", output.rstrip()]) + "\n"
 
 
-def fake_data(run_script, root: Path, per_batch: int = 8, test: int = 16) -> dict:
+def fake_data(run_script, root: Path, per_batch: int = 8, test: int = 16, *options: str) -> dict:
     """A tiny CIFAR-10 folder: 5 training batches of per_batch images, a test batch of test images."""
-    return json.loads(run_script(FAKE, str(root), "--per-batch", str(per_batch), "--test", str(test)).stdout)
+    return json.loads(run_script(FAKE, str(root), "--per-batch", str(per_batch), "--test", str(test),
+                                 *options).stdout)
 
 
 def check_epochs(output: str, epochs: int, processes: int) -> list[tuple]:
@@ -110,11 +115,93 @@ def test_missing_data_names_the_download_command(run_script, workdir):
 def test_data_check_and_torchrun_hint(run_script, workdir):
     fake_data(run_script, workdir / "data")
     ok = run_script("train_ddp.py", "--data", "data", "--check-data", "--device", "cpu")
-    assert "CIFAR-10 files found in data/cifar-10-batches-py" in ok.stdout
+    assert "CIFAR-10 files found in data/cifar-10-batches-py: all 7 readable, 40 training images" in ok.stdout
     assert "Device check: CPU, as asked with --device cpu" in ok.stdout
     plain = run_script("train_ddp.py", "--data", "data", check=False)
     assert plain.returncode == 2, plain.output
     assert "torchrun --standalone --nproc_per_node=2 train_ddp.py" in plain.stderr
+
+
+def test_data_check_reads_every_file(run_script, workdir):
+    """Issue 25: a data_batch_2 cut short (an interrupted copy) or holding no images passes the presence check;
+    --check-data reads every file, so job.sh stops before torchrun with the download command."""
+    import pickle
+
+    fake_data(run_script, workdir / "data")
+    batch = workdir / "data" / "cifar-10-batches-py" / "data_batch_2"
+    whole = batch.read_bytes()
+    batch.write_bytes(whole[: len(whole) // 2])
+    cut = run_script("train_ddp.py", "--data", "data", "--check-data", "--device", "cpu", check=False)
+    assert cut.returncode == 2, cut.output
+    assert re.search(r"Error: data/cifar-10-batches-py/data_batch_2 is damaged \((UnpicklingError|EOFError)\): "
+                     r"delete data/cifar-10-batches-py and download it again with python download_cifar10.py "
+                     r"--root data", cut.stderr), cut.output
+    assert "CIFAR-10 files found" not in cut.stdout and "Traceback" not in cut.output
+
+    with open(batch, "wb") as f:
+        pickle.dump({"data": [1, 2, 3], "labels": [0]}, f)  # a readable pickle that holds no 32x32 images
+    odd = run_script("train_ddp.py", "--data", "data", "--check-data", "--device", "cpu", check=False)
+    assert odd.returncode == 2 and "data_batch_2 does not hold 32x32 colour images" in odd.stderr, odd.output
+
+    meta = workdir / "data" / "cifar-10-batches-py" / "batches.meta"
+    batch.write_bytes(whole)
+    meta.write_bytes(b"")
+    empty = run_script("train_ddp.py", "--data", "data", "--check-data", "--device", "cpu", check=False)
+    assert empty.returncode == 2 and "batches.meta is damaged (EOFError)" in empty.stderr, empty.output
+
+
+def test_gpu_without_code_in_the_build_is_caught_before_training(run_script, workdir):
+    """Issue 25 (8): a GPU PyTorch sees but its build has no code for (a V100, compute capability 7.0, with the
+    default PyPI build: FACTS t00_arch_list) passes torch.cuda.is_available(); --check-data compares the capability
+    with torch.cuda.get_arch_list() and stops with exit code 2, naming Tutorial 0's fix. The GPUs are faked
+    (tests/fixtures/t03_fake_cuda.py): only a real GPU shows the real error text and that the first operation
+    catches what the comparison cannot."""
+    fake_data(run_script, workdir / "data")
+    default_build = ",".join(FACTS["t00_arch_list_en"].split(", "))
+    check = ["train_ddp.py", "--data", "data", "--check-data"]
+
+    v100 = run_script(FAKE_CUDA, "7.0", default_build, *check, check=False)
+    assert v100.returncode == 2, v100.output
+    assert ("Error: GPU 0 (Tesla V100-SXM2-32GB, compute capability 7.0, sm_70) is visible, but PyTorch "
+            in v100.stderr), v100.output
+    assert f"has GPU code only for {FACTS['t00_arch_list_en']}: training would stop with 'no kernel image is " \
+           "available'" in v100.stderr
+    assert "Tutorial 0, step 3" in v100.stderr and "python check_env.py --require-gpu" in v100.stderr
+    assert "Device check" not in v100.stdout and "Traceback" not in v100.output
+
+    a100 = run_script(FAKE_CUDA, "8.0", default_build, *check, env={"FAKE_GPUS": "2"})
+    assert "Device check: CUDA, 2 GPU(s) ran a first operation" in a100.stdout, a100.output
+
+    # Capability fits on paper but the first operation fails: the error's first line, then the same advice.
+    error = "CUDA error: no kernel image is available for execution on the device\nCUDA kernel errors might be ..."
+    broken = run_script(FAKE_CUDA, "8.0", default_build, *check, env={"FAKE_CUDA_OP_ERROR": error}, check=False)
+    assert broken.returncode == 2, broken.output
+    assert ("GPU 0 (NVIDIA A100-SXM4-80GB, compute capability 8.0, sm_80): a first small operation failed with "
+            "RuntimeError: CUDA error: no kernel image is available for execution on the device\n") in broken.stderr
+    assert "might be" not in broken.stderr and "Tutorial 0, step 3" in broken.stderr
+
+    # Inside torchrun each process checks its own GPU before joining the process group, and says so itself.
+    ranks = run_script("torchrun", "--standalone", "--nproc_per_node=2", FAKE_CUDA, "7.0", default_build,
+                       "train_ddp.py", "--data", "data", env={"FAKE_GPUS": "2", "OMP_NUM_THREADS": "1"},
+                       check=False, timeout=300)
+    assert ranks.returncode != 0 and "Device: cuda" not in ranks.stdout, ranks.output
+    for rank in (0, 1):
+        assert f"Error (rank {rank}): GPU {rank} (Tesla V100-SXM2-32GB" in ranks.stderr, ranks.output
+    assert "exitcode  : 2" in ranks.stderr
+
+
+def test_build_architectures_a_gpu_can_run(run_script):
+    """train_ddp.runs_on: machine code for the same major version and a lower or equal minor one, PTX for every
+    later GPU, "a" code only for its exact GPU."""
+    cases = [(["sm_80"], (8, 6), True), (["sm_86"], (8, 0), False), (["sm_80"], (9, 0), False),
+             (["sm_80", "compute_80"], (9, 0), True), (["sm_90a"], (9, 0), True), (["sm_90a"], (10, 0), False),
+             (["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], (7, 0), False),
+             (["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], (12, 1), True),
+             (["sm_100"], (10, 3), True), (["compute_120"], (10, 0), False)]
+    code = ("import json, sys; sys.argv = ['x']; import train_ddp as t; "
+            f"print(json.dumps([t.runs_on(a, tuple(c)) for a, c, _ in {[(a, list(c), w) for a, c, w in cases]!r}]))")
+    got = json.loads(run_script("python", "-c", code).stdout)
+    assert got == [want for _, _, want in cases]
 
 
 def test_no_gpu_stops_unless_cpu_is_asked_for(tutorial, run_script, workdir):
@@ -168,11 +255,16 @@ def test_an_error_in_training_ends_with_a_clear_message_and_exit_2(tutorial, run
         damaged.output
     assert "python download_cifar10.py --root data" in damaged.stderr
 
+    # job.sh's --check-data reads every file, so a damaged file stops the job before torchrun. A mistake only
+    # training meets (a label outside 0..9) passes it: every rank stops, then job.sh's own line and exit code 2.
+    fake_data(run_script, workdir / "data", 8, 16, "--label-out-of-range")
     conda_stand_in(run_script.home, tutorial.env)
     job = run_script("job.sh", env={"TRAIN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}, check=False, timeout=300)
     assert job.returncode == 2, job.output
+    assert "CIFAR-10 files found" in job.stdout
     assert job.stderr.rstrip().endswith("Error: training failed; the lines starting with 'Error' above say why.")
-    assert "data_batch_1 is damaged" in job.stderr and "Finished" not in job.stdout
+    assert "Error (rank 0): IndexError: Target 12 is out of bounds" in job.stderr, job.output
+    assert "Finished" not in job.stdout
 
 
 def test_download_size_the_page_states_is_what_the_script_prints(run_script, tutorial, tmp_path):

@@ -8,9 +8,12 @@ Start it with torchrun, which starts the processes and tells each one its rank:
 takes batch-size / processes images per step, so runs on 1 and 2 GPUs do the same training and only the
 speed differs. The learning rate follows the linear scaling rule: 0.1 for a global batch of 512.
 
-The processes train on the GPUs and talk through NCCL. When PyTorch sees no GPU the script stops with exit
-code 2 and says what to check (Tutorial 0's check_env.py --require-gpu); it trains on the CPU, through the gloo
-backend, only when asked: --device cpu (or TRAIN_DEVICE=cpu), slow, but it shows that the script works.
+The processes train on the GPUs and talk through NCCL. When PyTorch sees no GPU, or sees one its build has no
+code for (a GPU older or newer than the build's architectures: "no kernel image is available"), the script stops
+with exit code 2 and says what to check (Tutorial 0's check_env.py --require-gpu); it trains on the CPU, through
+the gloo backend, only when asked: --device cpu (or TRAIN_DEVICE=cpu), slow, but it shows that the script works.
+--check-data reads every CIFAR-10 file and runs one small operation on each GPU, so job.sh stops at once, before
+torchrun, when a file is damaged or the GPUs cannot run PyTorch's code.
 Only rank 0 prints and saves the model. Any error stops every process with a one-line message and exit code 2.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import re
 import sys
 import time
 import traceback
@@ -35,9 +39,12 @@ DOWNLOAD = "python download_cifar10.py --root {root}"
 CHECK_GPU = "python check_env.py --require-gpu"
 
 
-def fail(message: str) -> None:
-    """Print a clear error (once, from rank 0) and stop with exit code 2."""
-    if int(os.environ.get("RANK", "0")) == 0:
+def fail(message: str, every_rank: bool = False) -> None:
+    """Print a clear error (once, from rank 0, unless each rank has its own) and stop with exit code 2."""
+    rank = os.environ.get("RANK", "0")
+    if every_rank and "LOCAL_RANK" in os.environ:
+        print(f"Error (rank {rank}): {message}", file=sys.stderr, flush=True)
+    elif rank == "0":
         print(f"Error: {message}", file=sys.stderr, flush=True)
     sys.exit(2)
 
@@ -59,8 +66,8 @@ def parse_args() -> argparse.Namespace:
                              "only to try the script without GPUs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check-data", action="store_true",
-                        help="only check that the CIFAR-10 files are in place and the device can be used, "
-                             "then exit (no torchrun needed)")
+                        help="only check that the CIFAR-10 files are complete and the device can run PyTorch's "
+                             "code, then exit (no torchrun needed)")
     args = parser.parse_args()
     if args.device not in ("cuda", "cpu"):
         fail(f"--device (or TRAIN_DEVICE) must be cuda or cpu, not {args.device!r}")
@@ -84,6 +91,33 @@ def load_batches(folder: Path, names: list[str]):
         images.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32))
         labels.extend(entry["labels"])
     return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+
+
+def verify_files(folder: Path) -> int:
+    """Read every CIFAR-10 file as training will (--check-data): a damaged or cut-short file stops here, with the
+    download command, instead of after torchrun has started. Returns the number of training images."""
+    redo = f"delete {folder} and download it again with {DOWNLOAD.format(root=folder.parent)}"
+    train = 0
+    for name in TRAIN_FILES + [TEST_FILE, META_FILE]:
+        try:
+            with open(folder / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, KeyError,
+                TypeError, ValueError) as exc:
+            fail(f"{folder / name} is damaged ({exc.__class__.__name__}): {redo}")
+        if name == META_FILE:
+            if not isinstance(entry, dict) or len(entry.get("label_names") or []) != 10:
+                fail(f"{folder / name} does not name the 10 CIFAR-10 classes: {redo}")
+            continue
+        data = entry.get("data") if isinstance(entry, dict) else None
+        labels = entry.get("labels") if isinstance(entry, dict) else None
+        shape = getattr(data, "shape", None)
+        if labels is None or shape is None or tuple(shape) != (len(labels), 3 * 32 * 32):
+            fail(f"{folder / name} does not hold 32x32 colour images with one label each "
+                 f"(data shape {shape}, {'no' if labels is None else len(labels)} labels): {redo}")
+        if name != TEST_FILE:
+            train += len(labels)
+    return train
 
 
 def check_data(root: Path) -> Path:
@@ -132,8 +166,57 @@ def gpus_of_this_job() -> str | None:
     return None
 
 
-def check_device(device: str, local_world: int = 1) -> bool:
-    """True for CUDA; stops with exit code 2 when the GPUs cannot be used (CPU only when asked)."""
+def runs_on(arch_list: list[str], capability: tuple[int, int]) -> bool:
+    """Whether a PyTorch build with these architectures (torch.cuda.get_arch_list(): sm_80, sm_90a, compute_90 ...)
+    has code a GPU of this compute capability can run. A GPU runs machine code (sm_XY) built for its own major
+    version and the same or a lower minor one, except code for one exact GPU (sm_90a); PTX (compute_XY) is
+    compiled for the GPU when loaded, so it runs on that capability and every later one."""
+    for arch in arch_list:
+        found = re.fullmatch(r"(sm|compute)_(\d+)(\d)([a-z]?)", arch)
+        if not found:
+            continue
+        kind, major, minor, suffix = found.group(1), int(found.group(2)), int(found.group(3)), found.group(4)
+        if suffix == "a":
+            if (major, minor) == capability:
+                return True
+        elif kind == "sm" and major == capability[0] and minor <= capability[1]:
+            return True
+        elif kind == "compute" and (major, minor) <= capability:
+            return True
+    return False
+
+
+def check_kernels(torch, gpus: list[int]) -> None:
+    """Stop with exit code 2 when a visible GPU cannot run this PyTorch build's code: compare its compute
+    capability with the build's architectures, then run one small operation on it (a GPU the build has no code
+    for fails only here, or mid-training, with "no kernel image is available")."""
+    arch_list = torch.cuda.get_arch_list()
+    build = f"PyTorch {torch.__version__} (CUDA {torch.version.cuda})"
+    fix = (f"Install the PyTorch build that fits this GPU and driver (Tutorial 0, step 3, choose the build), "
+           f"then check on this node with\n    {CHECK_GPU}\n"
+           "or use a partition with GPUs this build supports.")
+    for index in gpus:
+        major, minor = torch.cuda.get_device_capability(index)
+        name = torch.cuda.get_device_name(index)
+        gpu = f"GPU {index} ({name}, compute capability {major}.{minor}, sm_{major}{minor})"
+        if arch_list and not runs_on(arch_list, (major, minor)):
+            fail(f"{gpu} is visible, but {build} has GPU code only for {', '.join(arch_list)}: training would "
+                 f"stop with 'no kernel image is available'.\n" + fix, every_rank=True)
+        try:
+            probe = torch.ones(4).to(torch.device("cuda", index))
+            value = float((probe * 2).sum().item())
+        except Exception as exc:  # noqa: BLE001 - any failure of the GPU's first operation is reported alike
+            first = (str(exc).strip().splitlines() or [""])[0]
+            fail(f"{gpu}: a first small operation failed with {exc.__class__.__name__}: {first}\n" + fix,
+                 every_rank=True)
+        if value != 8.0:
+            fail(f"{gpu}: a first small operation gave {value} instead of 8.0; the GPU or its driver is faulty: "
+                 f"tell the cluster's administrators.", every_rank=True)
+
+
+def check_device(device: str, local_world: int = 1, gpu: int | None = None) -> bool:
+    """True for CUDA; stops with exit code 2 when the GPUs cannot be used (CPU only when asked). Runs a first
+    operation on GPU `gpu` (a training process's own), or on every visible GPU when it is None (--check-data)."""
     import torch
 
     if device == "cpu":
@@ -146,14 +229,15 @@ def check_device(device: str, local_world: int = 1) -> bool:
                    f"driver.\nCheck it on this node, in this environment, with Tutorial 0's script:\n"
                    f"    {CHECK_GPU}\n")
         else:
-            why = ("PyTorch sees no GPU and none was given to this job or app: request GPUs (accelerators per "
-                   "node in the app form; a GPU partition and --gres=gpu:N in job.sh), then check them with "
+            why = ("PyTorch sees no GPU and none was given to this job or app: request GPUs (单节点GPU卡数, "
+                   "GPU Cards per Node, in the app form; a GPU partition and --gres=gpu:N in job.sh), then check them with "
                    f"nvidia-smi and Tutorial 0's {CHECK_GPU}.\n")
         fail(why + "To train on the CPU on purpose (slow), pass --device cpu (in job.sh: TRAIN_DEVICE=cpu).")
     if torch.cuda.device_count() < local_world:
         fail(f"torchrun started {local_world} processes on this node but only "
              f"{torch.cuda.device_count()} GPU(s) are visible: set --nproc_per_node to the number of "
              f"GPUs you requested (nvidia-smi lists them)")
+    check_kernels(torch, list(range(torch.cuda.device_count())) if gpu is None else [gpu])
     return True
 
 
@@ -162,9 +246,15 @@ def main() -> None:
     # Check the inputs before importing PyTorch (which takes a while): a wrong path fails at once.
     folder = check_data(Path(args.data).expanduser())
     if args.check_data:
-        print(f"CIFAR-10 files found in {folder}")
+        images = verify_files(folder)
+        print(f"CIFAR-10 files found in {folder}: all 7 readable, {images} training images")
         use_cuda = check_device(args.device)
-        print(f"Device check: {'CUDA' if use_cuda else 'CPU, as asked with --device cpu'}", flush=True)
+        if use_cuda:
+            import torch
+
+            print(f"Device check: CUDA, {torch.cuda.device_count()} GPU(s) ran a first operation", flush=True)
+        else:
+            print("Device check: CPU, as asked with --device cpu", flush=True)
         return
     if "LOCAL_RANK" not in os.environ:
         fail("start this script with torchrun, for example:\n"
@@ -189,7 +279,7 @@ def main() -> None:
     from torch.utils.data.distributed import DistributedSampler
     from torchvision.models import resnet18
 
-    use_cuda = check_device(args.device, local_world)
+    use_cuda = check_device(args.device, local_world, gpu=local_rank)
     if use_cuda:
         torch.cuda.set_device(local_rank)
         device, backend = torch.device("cuda", local_rank), "nccl"
