@@ -99,20 +99,21 @@ def test_page_command_fills_every_placeholder(tutorial, workdir, run_script):
     (("SCOW", "Example\nUniversity"), "the organisation contains a control character"),
     (("bell\x07", "org"), "the assistant name contains a control character"),
     (("del\x7f", "org"), "the assistant name contains a control character"),
-    (("caf\udce9", "org"), "would not be valid UTF-8 JSON"),  # a Latin-1 byte: not UTF-8
+    (("caf\udce9", "org"), "the assistant name is not valid UTF-8"),  # a Latin-1 byte: the name, not the file
+    (("SCOW", "\udcc4\udce3\udcba\udcc3"), "the organisation is not valid UTF-8"),  # 你好 in GBK
     (("<ORG> bot", "org"), "the assistant name contains the placeholder"),  # would be replaced in turn
     (("bot", "the <NAME> lab"), "the organisation contains the placeholder"),
     (("name", "org", "missing.json"), "missing.json not found"),
 ])
 def test_fill_names_rejects_bad_input(workdir, run_script, args, message):
     before = (workdir / FACTS["identity_file"]).read_bytes()
+    files = sorted(p.name for p in workdir.iterdir())
     result = run_script("fill_names.sh", *args, check=False)
     assert result.returncode == 2, result.output
     assert message in result.stderr, result.output
     assert "filled" not in result.stdout
     assert (workdir / FACTS["identity_file"]).read_bytes() == before, "the data file must stay as it was"
-    assert sorted(p.name for p in workdir.iterdir()) == sorted(["dataset_info.json", FACTS["identity_file"],
-                                                                "fill_names.sh"]), "no temporary file left"
+    assert sorted(p.name for p in workdir.iterdir()) == files, "no temporary file left"
 
 
 @pytest.mark.parametrize("name, org", [
@@ -173,20 +174,185 @@ def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tm
     assert "SCOW Assistant" in first["response"][0]["content"]
 
 
+# check_dataset.py: the one dataset check of Tutorials 9, 10, 12 and 13. Each case changes a fresh copy of the
+# published folder as a reader might; the checker must pass exactly what LLaMA-Factory loads, and say in words
+# what is wrong with the rest (the file and line, the key to rename).
+
+def add_second_dataset(folder: Path) -> None:
+    shutil.copy(folder / FACTS["identity_file"], folder / "my_data.json")
+    info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
+    info["my_data"] = {"file_name": "my_data.json"}
+    (folder / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def edit_info(folder: Path, old: str, new: str) -> None:
+    path = folder / "dataset_info.json"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def edit_records(folder: Path, change) -> None:
+    path = folder / FACTS["identity_file"]
+    path.write_text(json.dumps([change(r) for r in json.loads(path.read_text(encoding="utf-8"))],
+                               ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def data_in_a_folder(folder: Path) -> None:
+    (folder / "data").mkdir()
+    (folder / FACTS["identity_file"]).rename(folder / "data" / FACTS["identity_file"])
+    edit_info(folder, f'"{FACTS["identity_file"]}"', '"data"')
+
+
+def mapped_keys(folder: Path) -> None:
+    edit_records(folder, lambda r: {"question": r["instruction"], "answer": r["output"]})
+    edit_info(folder, '"prompt": "instruction",\n      "query": "input",\n      "response": "output"',
+              '"prompt": "question",\n      "response": "answer"')
+
+
+def json_lines(folder: Path) -> None:
+    records = json.loads((folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
+    (folder / FACTS["identity_file"]).unlink()
+    (folder / "identity.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                           encoding="utf-8")
+    edit_info(folder, f'"{FACTS["identity_file"]}"', '"identity.jsonl"')
+
+
+def missing_comma_in_data(folder: Path) -> None:
+    path = folder / FACTS["identity_file"]
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace('",', '"', 1)  # line 3: the first record's "instruction": "...",
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def with_bytes(prefix: bytes = b"", replace: tuple[bytes, bytes] = (b"", b"")):
+    def change(folder: Path) -> None:
+        path = folder / FACTS["identity_file"]
+        path.write_bytes(prefix + path.read_bytes().replace(*replace, 1))
+    return change
+
+
+def mixed_folder(folder: Path) -> None:
+    data_in_a_folder(folder)
+    (folder / "data" / "notes.txt").write_text("where the data came from\n", encoding="utf-8")
+
+
+COPY_NAME = Path(FACTS["identity_file"]).stem + " (1).json"  # how a browser names a second download
+DATASET_CASES = {
+    # name: (change, dataset=..., None if the checker passes it, else words of its message)
+    "published": (None, FACTS["identity_dataset"], None),
+    "space after the comma": (add_second_dataset, FACTS["identity_dataset"] + ", my_data", None),
+    "file_name is a folder": (data_in_a_folder, FACTS["identity_dataset"], None),
+    "columns map other keys": (mapped_keys, FACTS["identity_dataset"], None),
+    "JSON Lines": (json_lines, FACTS["identity_dataset"], None),
+    "filename instead of file_name": (
+        lambda f: edit_info(f, '"file_name"', '"filename"'), FACTS["identity_dataset"],
+        "has 'filename' where LLaMA-Factory reads \"file_name\": rename the key"),
+    "missing comma in dataset_info.json": (
+        lambda f: edit_info(f, '"alpaca",', '"alpaca"'), FACTS["identity_dataset"],
+        "dataset_info.json, line 5, column 5: not valid JSON (Expecting ',' delimiter): a comma is missing"),
+    "missing comma in the data": (
+        missing_comma_in_data, FACTS["identity_dataset"],
+        f"{FACTS['identity_file']}, line 4, column 5: not valid JSON (Expecting ',' delimiter)"),
+    "other keys, no columns": (
+        lambda f: edit_records(f, lambda r: {"question": r["instruction"], "input": "", "output": r["output"]}),
+        FACTS["identity_dataset"], f"no record has the key 'instruction', which '{FACTS['identity_dataset']}' "
+                                   "reads as its 'prompt' column"),
+    "misspelt name": (None, "scow_identiy", "dataset 'scow_identiy' is not in"),
+    "renamed data file": (
+        lambda f: (f / FACTS["identity_file"]).rename(f / COPY_NAME), FACTS["identity_dataset"],
+        f"has '{COPY_NAME}': rename it to"),
+    "byte-order mark": (with_bytes(prefix=b"\xef\xbb\xbf"), FACTS["identity_dataset"], "byte-order mark (BOM)"),
+    "GBK text": (with_bytes(replace=("你好".encode(), "你好".encode("gbk"))), FACTS["identity_dataset"],
+                 "line 3, column 21: the file is not UTF-8"),
+    "two file types in the folder": (mixed_folder, FACTS["identity_dataset"], "mixes file types"),
+}
+
+
+def dataset_case(folder: Path, name: str) -> str:
+    """Fill ``folder`` with the published dataset changed as the case says; returns the dataset=... value."""
+    folder.mkdir(parents=True)
+    for path in other_tutorial(5).folder.glob("*.json"):
+        shutil.copy(path, folder / path.name)
+    change, dataset, _ = DATASET_CASES[name]
+    if change:
+        change(folder)
+    return dataset
+
+
+@pytest.mark.parametrize("case", DATASET_CASES)
+def test_check_dataset_passes_what_llamafactory_loads_and_names_the_rest(run_script, tmp_path, case):
+    folder = tmp_path / "dataset"
+    dataset = dataset_case(folder, case)
+    sft = other_tutorial(9).folder / "sft.yaml"  # the config the training scripts hand it
+    result = run_script("check_dataset.py", str(folder), str(sft), f"dataset={dataset}", check=False)
+    assert "Traceback" not in result.output, result.output
+    words = DATASET_CASES[case][2]
+    if words is None:
+        assert result.returncode == 0, result.output
+        shown = [line.split(":")[0] for line in result.stdout.splitlines()]
+        assert shown == [f"dataset {name.strip()}" for name in dataset.split(",")]
+        assert all(" 48 records " in line for line in result.stdout.splitlines()), result.stdout
+    else:
+        assert result.returncode == 2, result.output
+        assert result.stderr.startswith("error: ") and words in result.stderr, result.stderr
+        assert result.stdout == ""
+
+
+def test_check_dataset_reads_the_names_as_the_config_writes_them(run_script, tmp_path):
+    folder = tmp_path / "dataset"
+    dataset_case(folder, "space after the comma")
+    config = tmp_path / "two.yaml"
+    config.write_text(f"stage: sft\ndataset: {FACTS['identity_dataset']}, my_data  # both\n", encoding="utf-8")
+    both = run_script("check_dataset.py", str(folder), str(config))
+    assert [line.split(":")[0] for line in both.stdout.splitlines()] == [
+        f"dataset {FACTS['identity_dataset']}", "dataset my_data"]
+    quiet = run_script("check_dataset.py", str(folder), str(config), "--quiet")
+    assert quiet.stdout == ""
+    several = run_script("check_dataset.py", f"{folder}:{folder}", str(config), check=False)
+    assert several.returncode == 2 and "more than one dataset attached" in several.stderr
+
+
+def test_llamafactory_agrees_with_check_dataset(tmp_path):
+    """LLaMA-Factory (Tutorial 9's environment) loads every case the checker passes and fails on every case it
+    refuses: the checker is neither stricter nor looser than the trainer."""
+    cases = []
+    for number, case in enumerate(DATASET_CASES):
+        folder = tmp_path / f"case-{number}"
+        cases.append([str(folder), dataset_case(folder, case)])
+    (tmp_path / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    env = envs.ensure_env(other_tutorial(9).folder)
+    home = tmp_path / "lf-home"
+    home.mkdir()
+    result = subprocess.run([str(env / "bin" / "python"), str(FIXTURES / "t05_llamafactory_verdicts.py"),
+                             str(tmp_path / "cases.json")], capture_output=True, text=True, timeout=900,
+                            env=isolated_env(home, env / "bin", None))
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdicts = dict(zip(DATASET_CASES, json.loads(result.stdout.strip().splitlines()[-1])))
+    for case, verdict in verdicts.items():
+        assert verdict["ok"] == (DATASET_CASES[case][2] is None), (case, verdict)
+    assert verdicts["published"]["count"] == len(records(other_tutorial(5).folder))
+    assert "KeyError" in verdicts["other keys, no columns"]["error"]  # what the reader met without the checker
+
+
 SEARCH_PROBES = {"zh": ["数据集", "身份 认知", "dataset_info.json"], "en": ["dataset_info.json", "identity dataset"]}
 
 
-def test_page_walk(page_walk):
+def test_page_walk(page_walk, tutorial):
     """The page's blocks in page order: download and fill in on the login node, the registered folder attached to a
     container at $SCOW_AI_DATASET_PATH, a new version copied on the login node."""
     walk = page_walk()
     folder = walk.home / "datasets" / "scow-identity"
     walk.dataset = folder  # what registering the folder and picking it in the job's form attaches
     result = walk.run()
-    assert result.run_count == 4
+    assert result.run_count == 5
     assert result.output(1).strip() == (f"filled 48 answers in {FACTS['identity_file']}: <NAME> -> SCOW 助手, "
                                         "<ORG> -> 某某大学计算中心")
-    listed = result.output(2).split()
+    checked = result.output(2).strip()
+    assert checked == f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, 48 records (alpaca)"
+    for page in ("index.md", "index.en.md"):
+        assert checked in (tutorial.folder / page).read_text(encoding="utf-8")
+    listed = result.output(3).split()
     assert listed[0] == "/mnt/scow/dataset" and {"dataset_info.json", FACTS["identity_file"]} <= set(listed[1:])
     assert "SCOW 助手" in (walk.home / "datasets" / "scow-identity-v2" / FACTS["identity_file"]).read_text("utf-8")
     page_walk.same_blocks("en")

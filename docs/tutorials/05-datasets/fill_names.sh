@@ -42,6 +42,13 @@ if [ -z "$python" ]; then
     echo "error: neither python3 nor python was found, and the result must be checked as JSON: run this script where Python is installed (a login node, or after 'conda activate')" >&2
     exit 2
 fi
+# A terminal in another encoding (GBK, Latin-1) sends bytes that are not UTF-8: say so before touching the file.
+for what in "assistant name:$name" "organisation:$org"; do
+    if ! printf '%s' "${what#*:}" | "$python" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' 2> /dev/null; then
+        echo "error: the ${what%%:*} is not valid UTF-8 text (the terminal sends another encoding, e.g. GBK): set the terminal to UTF-8, or run the command in the portal's Shell" >&2
+        exit 2
+    fi
+done
 
 # A name goes into a JSON string: \ and " get a backslash. Then sed's replacement text: \, & and the
 # delimiter | get one more.
