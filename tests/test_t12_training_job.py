@@ -97,6 +97,24 @@ def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial,
     assert export[0] == "export" and not any(a.startswith("num_train_epochs") for a in export)
 
 
+def test_tensorboard_logs_go_into_the_mounted_folder(run_script, ai_platform, tutorial, tmp_path, workdir):
+    """The page's way (issue 25: the form takes one mount point, the tutorial folder): tensorboardX installed into
+    tensorboardx-lib next to the script and TENSORBOARD_DIR=tensorboard, with the job started in another folder;
+    the logs go to the tutorial folder, with no PYTHONPATH and no second mount point."""
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    writer = workdir / "tensorboardx-lib" / "tensorboardX"  # a stand-in of what the page's pip --target installs
+    writer.mkdir(parents=True)
+    (writer / "__init__.py").write_text("")
+    env = ai_platform | path | {"TENSORBOARD_DIR": "tensorboard"}
+    result = run_script("bash", str(workdir / "train_and_merge.sh"), cwd=ai_platform["WORK_DIR"], env=env)
+    logs = workdir / "tensorboard"
+    assert f"TensorBoard logs: {logs}" in result.stdout and logs.is_dir()
+    assert not (Path(ai_platform["WORK_DIR"]) / "tensorboard").exists()
+    (train, _), _ = calls()
+    assert train[-2:] == ["report_to=tensorboard", f"logging_dir={logs}"]
+
+
 @pytest.mark.parametrize("missing", ["SCOW_AI_MODEL_PATH", "SCOW_AI_DATASET_PATH", "WORK_DIR"])
 def test_missing_platform_variables_stop_the_job(run_script, ai_platform, missing):
     env = dict(ai_platform)

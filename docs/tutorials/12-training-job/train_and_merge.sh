@@ -2,7 +2,9 @@
 # Tutorial 12: the run command of a training job (作业 → 训练): train a LoRA adapter with sft.yaml on the attached
 # model and dataset, merge it into the model with merge.yaml, and print where the merged model is.
 # Usage: bash train_and_merge.sh [key=value ...]   (extra arguments override values of sft.yaml)
-# Optional: TENSORBOARD_DIR=<folder> also writes TensorBoard logs there (needs tensorboard or tensorboardX).
+# Optional: TENSORBOARD_DIR=<folder> also writes TensorBoard logs there (needs tensorboard or tensorboardX). A
+# relative folder is taken inside this script's folder (the mounted tutorial folder), and a tensorboardx-lib folder
+# next to this script (pip install --target tensorboardx-lib tensorboardX) is put on PYTHONPATH.
 set -euo pipefail
 
 fail() {
@@ -44,9 +46,15 @@ echo "WORK_DIR: $WORK_DIR"
 
 tensorboard=()
 if [ -n "${TENSORBOARD_DIR:-}" ]; then
+    if [ -d "$here/tensorboardx-lib" ]; then
+        export PYTHONPATH="$here/tensorboardx-lib${PYTHONPATH:+:$PYTHONPATH}"
+    fi
     python -c "import tensorboard" 2>/dev/null || python -c "import tensorboardX" 2>/dev/null \
-        || fail "TENSORBOARD_DIR is set but this image has neither tensorboard nor tensorboardX: install tensorboardX (Tutorial 12, TensorBoard section) or leave TENSORBOARD_DIR unset"
-    mkdir -p "$TENSORBOARD_DIR"
+        || fail "TENSORBOARD_DIR is set but this image has neither tensorboard nor tensorboardX: install tensorboardX into $here/tensorboardx-lib (Tutorial 12, TensorBoard section) or leave TENSORBOARD_DIR unset"
+    [[ "$TENSORBOARD_DIR" = /* ]] || TENSORBOARD_DIR="$here/$TENSORBOARD_DIR"
+    if ! mkdir -p "$TENSORBOARD_DIR" 2>/dev/null || [ ! -w "$TENSORBOARD_DIR" ]; then
+        fail "cannot write to $TENSORBOARD_DIR: give TENSORBOARD_DIR a folder inside the mounted tutorial folder"
+    fi
     tensorboard=(report_to=tensorboard "logging_dir=$TENSORBOARD_DIR")
     echo "TensorBoard logs: $TENSORBOARD_DIR"
 fi
