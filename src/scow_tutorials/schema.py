@@ -3,7 +3,8 @@
 ``FIELDS`` lists every field of the ``tutorial:`` mapping in a tutorial page's front matter: its check, whether
 it must be identical in the Chinese and English pages, its label in both languages, how the card shows it
 (``card``: the kind of value the card template renders, None for a field the card does not show), whether the
-home catalog has a column for it (``catalog``), how its value reads in a language (``shown``), and the one-line
+home catalog has a column for it (``catalog``), whether the card's first row shows it as a chip (``chip``; the
+other card fields are in the card's collapsed block), how its value reads in a language (``shown``), and the one-line
 description the README's table shows (``tests/test_tutorial_model.py`` checks that table against ``FIELDS``).
 The card template, the catalog, ``tutorials.json`` and the tests all read ``FIELDS``: adding a field is one
 entry here."""
@@ -143,6 +144,7 @@ class Field:
     card: str | None = None   # how the card template shows it: text, code, badge, links, references, verified
     wide: bool = False        # a row of its own on the card
     catalog: bool = False     # a column of the home catalog
+    chip: bool = False        # on the card's first row (a chip); the other card fields are in its collapsed block
     shown: Callable[[Any, str], Any] = _as_text  # the value as it reads in a language (card, catalog)
 
 
@@ -150,10 +152,11 @@ FIELDS: tuple[Field, ...] = (
     Field("number", True, _number, "0..99, equal to NN in the folder name"),
     Field("section", True, _section, "an id of `extra.sections` in mkdocs.yml (python, pytorch, cv, llm)"),
     Field("platform", True, _platform, "hpc, ai or both", {"zh": "平台", "en": "Platform"}, "badge",
-          catalog=True, shown=lambda v, lang: TEXT[lang]["platform"][v]),
+          catalog=True, chip=True, shown=lambda v, lang: TEXT[lang]["platform"][v]),
     Field("resources", True, _resources, "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps",
-          {"zh": "资源", "en": "Resources"}, "text", catalog=True, shown=resources_text),
+          {"zh": "资源", "en": "Resources"}, "text", catalog=True, chip=True, shown=resources_text),
     Field("time", True, _time, "minutes", {"zh": "预计用时", "en": "Estimated time"}, "text", catalog=True,
+          chip=True,
           shown=lambda v, lang: TEXT[lang]["minutes"].format(m=v)),
     Field("image", True, _optional_text("image"), "container image or null; may use `{{ facts.images.KEY }}`",
           {"zh": "镜像", "en": "Image"}, "code"),
@@ -161,7 +164,7 @@ FIELDS: tuple[Field, ...] = (
     Field("dataset", False, _optional_text("dataset"), "dataset, text or null", {"zh": "数据集", "en": "Dataset"},
           "text"),
     Field("prerequisites", True, _prerequisites, "numbers of tutorials that exist, `[]` if none",
-          {"zh": "前置教程", "en": "Prerequisites"}, "links"),
+          {"zh": "前置教程", "en": "Prerequisites"}, "links", chip=True),
     Field("goal", False, _goal, "one sentence", {"zh": "目标", "en": "Goal"}, "text", wide=True),
     Field("references", False, _references, "non-empty list of `{title, url}`",
           {"zh": "参考资料", "en": "References"}, "references", wide=True),
@@ -217,6 +220,11 @@ def readme_table() -> str:
 def card_fields() -> list[Field]:
     """The fields the card shows, in the card's order."""
     return [f for f in FIELDS if f.card]
+
+
+def chip_fields() -> list[Field]:
+    """The card fields on the card's first row (chips); the others are in the card's collapsed block."""
+    return [f for f in FIELDS if f.card and f.chip]
 
 
 def catalog_fields() -> list[Field]:

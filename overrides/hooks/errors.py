@@ -1,0 +1,108 @@
+"""Build hook: the Error index (报错索引), made from the tutorial pages themselves.
+
+Each tutorial page ends its main path with ``## 常见问题 {#troubleshooting}`` (``## Troubleshooting
+{#troubleshooting}``); each entry there is a level-3 heading whose text is the error message or the symptom the
+reader sees, with a stable id starting ``err-``, the same in both languages::
+
+    ### `CUDA out of memory` {#err-oom}
+
+The page holding ``<!-- error-index -->`` (docs/errors.md, docs/errors.en.md) gets, in its language, every such
+entry of every tutorial, grouped by tutorial, each linked to its heading. The index is read from the pages'
+sources, so it never disagrees with them. ``entries()`` is what the tests read too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+from scow_tutorials import registry
+
+MARKER = "<!-- error-index -->"
+SECTION_RE = re.compile(r"^##\s+(?P<text>.+?)\s*\{(?P<attrs>[^}]*)\}\s*$")
+HEADING_RE = re.compile(r"^(?P<level>#{1,6})\s+(?P<text>.+?)\s*(?:\{(?P<attrs>[^}]*)\})?\s*$")
+ID_RE = re.compile(r"(?:^|\s)#([A-Za-z0-9_-]+)")
+FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
+LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+WORDS = {
+    "zh": {"tutorial": "教程 {n}：{title}", "count": "共 {n} 条，来自 {t} 篇教程。",
+           "none": "还没有教程写出带 `err-` 标识的常见问题条目。"},
+    "en": {"tutorial": "{title}", "count": "{n} entries from {t} tutorials.",
+           "none": "No tutorial has troubleshooting entries with `err-` ids yet."},
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str        # err-...
+    heading: str   # the heading's Markdown, without its attribute list
+    line: int      # 1-based line in the page's source
+
+
+def entries(text: str) -> list[Entry]:
+    """The troubleshooting entries of a page's Markdown source: level-3 headings with an ``err-`` id under the
+    level-2 heading whose id is ``troubleshooting``, outside fenced code."""
+    found: list[Entry] = []
+    fence = None
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        m = FENCE_RE.match(line)
+        if m:
+            mark = m.group(1)
+            if fence is None:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence) and not line.strip()[len(mark):].strip():
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        h = HEADING_RE.match(line)
+        if not h:
+            continue
+        level = len(h.group("level"))
+        ids = ID_RE.findall(h.group("attrs") or "")
+        if level <= 2:
+            inside = level == 2 and "troubleshooting" in ids
+        elif level == 3 and inside:
+            err = [i for i in ids if i.startswith("err-")]
+            if err:
+                found.append(Entry(err[0], h.group("text").strip(), number))
+    return found
+
+
+def plain(heading: str) -> str:
+    """A heading's Markdown as link text: its own links reduced to their text."""
+    return LINK_RE.sub(r"\1", heading)
+
+
+def index_markdown(lang: str) -> str:
+    words = WORDS[lang]
+    out, total, tutorials = [], 0, 0
+    for tutorial in registry.current().values():
+        found = entries(tutorial.page_text(lang))
+        if not found:
+            continue
+        tutorials += 1
+        total += len(found)
+        page = tutorial.src[lang].split("/")[-1]
+        link = f"tutorials/{tutorial.slug}/{page}"
+        title = tutorial.meta[lang]["title"]
+        out.append(f"## [{words['tutorial'].format(n=tutorial.number, title=title)}]({link}) "
+                   f"{{#t{tutorial.number:02d}}}\n")
+        out += [f"- [{plain(e.heading)}]({link}#{e.id})" for e in found]
+        out.append("")
+    head = words["count"].format(n=total, t=tutorials) if total else words["none"]
+    return head + "\n\n" + "\n".join(out)
+
+
+@event_priority(50)  # before tutorials.py substitutes {{ facts.KEY }} (headings may use facts)
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if MARKER not in markdown:
+        return markdown
+    lang = "en" if page.file.src_uri.endswith(".en.md") else registry.DEFAULT_LANG
+    return markdown.replace(MARKER, index_markdown(lang))
