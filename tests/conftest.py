@@ -16,7 +16,7 @@ from scow_tutorials import registry as site_registry
 from scow_tutorials.common import mkdocs_build
 
 ROOT = common.ROOT
-pytest_plugins = ["tutorial_fixtures", "slurm_fixtures", "page_walk"]  # see each module's docstring
+pytest_plugins = ["tutorial_fixtures", "slurm_fixtures", "walk.fixture"]  # see each module's docstring
 
 SITE_URL = common.DEFAULT_SITE_URL  # the address every test build is made for
 

@@ -60,90 +60,26 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from scow_tutorials.common import ROOT
+from slurm_job import TERMINAL, Job, parse_fields, sacct_table
 from tutorial_fixtures import free_port, isolated_env
+from walk.nodes import SYSTEM_PATH
+from walk.standins import CONDA_SH, conda_prefix
 
-ROOT = Path(__file__).resolve().parent.parent
 PARTITION = "gpu"
 NODE = "localhost"
 CPUS = 8
 GPUS = 4
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE"}
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# The conda stand-in of the page walk, the same file (tests/standins/conda.sh: activate/deactivate as conda does).
-CONDA_SH = (Path(__file__).parent / "standins" / "conda.sh").read_text(encoding="utf-8")
+__all__ = ["CONDA_SH", "Job", "Slurm", "parse_fields", "sacct_table"]  # CONDA_SH: the walk's conda stand-in
 
 
 class SlurmUnavailable(RuntimeError):
     pass
-
-
-def parse_fields(text: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs of ``scontrol show job`` or a jobcomp record (values hold no spaces there)."""
-    return dict(re.findall(r"(?:^|\s)([A-Za-z_:/]+)=(\S*)", text))
-
-
-def sacct_table(records: list[dict[str, str]]) -> str:
-    """Jobcomp records laid out in sacct's default columns (sacct pads to 10 characters, right-aligned)."""
-    columns = ["JobID", "JobName", "Partition", "Account", "AllocCPUS", "State", "ExitCode"]
-    widths = [12, 10, 10, 10, 10, 10, 8]
-    lines = [" ".join(c.rjust(w) for c, w in zip(columns, widths)),
-             " ".join("-" * w for w in widths)]
-    for rec in records:
-        values = [rec.get("JobId", ""), rec.get("Name", ""), rec.get("Partition", ""), rec.get("Account", ""),
-                  rec.get("ProcCnt", ""), rec.get("JobState", ""), rec.get("ExitCode", "")]
-        lines.append(" ".join(v[:w].rjust(w) if len(v) <= w else v[: w - 1] + "+" for v, w in zip(values, widths)))
-    return "\n".join(lines)
-
-
-@dataclass
-class Job:
-    id: str
-    script: Path
-    sbatch: str
-    sbatch_stderr: str
-    converted: bool
-    state: str = ""
-    exit_code: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
-    squeue_seen: list[str] = field(default_factory=list)
-    sacct: str = ""
-    output_path: Path | None = None
-
-    @property
-    def squeue(self) -> str:
-        running = [s for s in self.squeue_seen if re.search(r"\s R\s", s)]
-        if running:
-            return running[-1]
-        return self.squeue_seen[0] if self.squeue_seen else ""
-
-    @property
-    def output(self) -> str:
-        if self.output_path is None or not self.output_path.exists():
-            return ""
-        return self.output_path.read_text(encoding="utf-8", errors="replace")
-
-    def assert_ended(self, state: str = "COMPLETED", exit_code: str = "0:0", output: str | None = None) -> None:
-        """The one check of a finished job: its state and exit code, sbatch's plain answer, and (``output``:
-        the ``-o`` pattern with %j, e.g. ``"house-prices-%j.out"``) the output file beside the script."""
-        assert self.state == state and self.exit_code == exit_code, self.report()
-        assert self.sbatch == f"Submitted batch job {self.id}\n" and not self.sbatch_stderr, self.report()
-        if output is not None:
-            expected = self.script.parent / output.replace("%j", self.id)
-            assert self.output_path == expected, f"output file {self.output_path}, expected {expected}"
-
-    def report(self) -> str:
-        return (f"job {self.id} ({self.script.name}): state {self.state}, exit code {self.exit_code}\n"
-                f"sbatch: {self.sbatch.strip()} {self.sbatch_stderr.strip()}\n"
-                f"squeue:\n{self.squeue}\nsacct:\n{self.sacct}\n"
-                f"output file {self.output_path}:\n{self.output[-4000:]}")
 
 
 class Slurm:
@@ -316,11 +252,7 @@ class Slurm:
         return job
 
     def _conda_stand_in(self, home: Path, tutorial, conda_env: str) -> None:
-        base = home / "miniconda3"
-        (base / "etc" / "profile.d").mkdir(parents=True, exist_ok=True)
-        (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH.replace("__PREFIX__", str(base)))
-        (base / "bin").mkdir(exist_ok=True)
-        (base / "envs").mkdir(exist_ok=True)
+        base = conda_prefix(home / "miniconda3")  # the page walk's conda stand-in (tests/walk/standins.py)
         link = base / "envs" / conda_env
         if link.is_symlink() or link.exists():
             link.unlink()

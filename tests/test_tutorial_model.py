@@ -176,7 +176,7 @@ def page_blocks(tutorial, lang="zh"):
 
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
 def test_every_page_with_shell_steps_is_walked(tutorial):
-    """A page whose blocks run somewhere has a walk test, in both languages (tests/page_walk.py)."""
+    """A page whose blocks run somewhere has a walk test, in both languages (tests/walk/)."""
     runnable = [b for b in page_blocks(tutorial) if b.node]
     if not runnable:
         return

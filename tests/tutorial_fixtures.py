@@ -19,6 +19,7 @@ some test, and that the card's verification line says exactly that.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -28,9 +29,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from scow_tutorials import registry as site_registry
+from scow_tutorials.common import ROOT
 from scow_tutorials.registry import Tutorial  # the one model of a tutorial
 
 MODULE_RE = re.compile(r"^test_t(\d\d)_([a-z0-9_]+)$")
@@ -160,6 +160,19 @@ def run_script(tutorial, workdir, tmp_path):
 
     run.home = home
     return run
+
+
+@functools.cache
+def site_config():
+    """mkdocs.yml as MkDocs reads it, loaded once per session (read it, never change it)."""
+    from mkdocs.config import load_config
+
+    return load_config(str(ROOT / "mkdocs.yml"))
+
+
+def facts() -> dict:
+    """``extra.facts`` of mkdocs.yml, what ``{{ facts.KEY }}`` on a page says: tests read facts here."""
+    return site_config()["extra"]["facts"]
 
 
 def search_probes() -> list[tuple[str, str, str]]:

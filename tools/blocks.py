@@ -2,7 +2,7 @@
 
     python tools/blocks.py          # print the table README.md shows ("Shell blocks on the pages")
 
-The page walk (tests/page_walk.py) runs every block marked login, compute or container; the table counts
+The page walk (tests/walk/) runs every block marked login, compute or container; the table counts
 them, and the blocks marked ``none`` with their reasons. tests/test_tutorial_model.py checks that README.md
 holds this table as printed."""
 

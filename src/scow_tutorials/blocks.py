@@ -11,7 +11,7 @@ published file carries a marker on the line directly above its opening fence, at
     <!-- run: none: REASON -->     not run by the page walk; the reason stays in the page's source
 
 The build strips the markers (``strip``) and stops on a shell block without one or on a malformed one
-(``problems``); ``tests/page_walk.py`` runs the marked blocks in models of those nodes.
+(``problems``); ``tests/walk/`` runs the marked blocks in models of those nodes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# STAND-IN for Miniconda's etc/profile.d/conda.sh in the page walk (tests/page_walk.py): it defines the shell
+# STAND-IN for Miniconda's etc/profile.d/conda.sh in the page walk (tests/walk/): it defines the shell
 # function conda, whose activate/deactivate change PATH, CONDA_PREFIX and CONDA_DEFAULT_ENV as conda does;
 # every other subcommand goes to the stand-in bin/conda.
 _WALK_CONDA_ROOT="__PREFIX__"
