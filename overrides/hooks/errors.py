@@ -14,7 +14,7 @@ sources, so it never disagrees with them. ``entries()`` is what the tests read t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
@@ -37,8 +37,7 @@ WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     id: str        # err-...
     heading: str   # the heading's Markdown, without its attribute list
     line: int      # 1-based line in the page's source

@@ -1,11 +1,17 @@
 """Build hook: one search index per language, so Chinese pages search Chinese pages and English pages
 English ones. mkdocs-static-i18n stacks both languages into search/search_index.json; after the last language
 is built, the English half moves to en/search/ with its locations made relative to /en/, where
-overrides/main.html points English pages."""
+overrides/main.html points English pages.
+
+Code blocks stay out of both indexes (``lean``): script listings (the snippet-included files), recorded outputs
+and commands match almost any query on their words ("no", "node", "name"), bury the troubleshooting entries that
+quote an error, and made most of the index's weight. The headings and prose around a block still find it.
+Pages whose front matter says ``search: {exclude: true}`` (the Error index) are left out by Material."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -19,6 +25,21 @@ def on_post_build(config: MkDocsConfig) -> None:
         split_search_index(Path(STATE["root_site_dir"]))
 
 
+PRE_RE = re.compile(r"<pre\b[^>]*>.*?</pre>", re.S)
+BLOCK_TAG_RE = re.compile(r"</?(?:p|ul|ol|li)>")
+SPACES_RE = re.compile(r"[ \t\n]{2,}")
+# jieba's word marks (U+200B) next to a character that separates words anyway (mkdocs.yml, search.separator).
+_SEPARATING = r"\s，。、；：？！（）“”‘’《》【】"
+REDUNDANT_ZWSP_RE = re.compile(rf"\u200b(?=[{_SEPARATING}])|(?<=[{_SEPARATING}])\u200b")
+
+
+def lean(text: str) -> str:
+    """An index entry's text without its code blocks (the ``<pre>`` elements Material keeps in the index), the
+    paragraph and list tags, and the word marks that a separator makes redundant: the same words, lighter."""
+    text = BLOCK_TAG_RE.sub(" ", PRE_RE.sub(" ", text))
+    return REDUNDANT_ZWSP_RE.sub("", SPACES_RE.sub(" ", text)).strip()
+
+
 def split_search_index(root: Path) -> None:
     index_path = root / "search" / "search_index.json"
     if not index_path.exists():
@@ -26,6 +47,7 @@ def split_search_index(root: Path) -> None:
     index = json.loads(index_path.read_text(encoding="utf-8"))
     parts: dict[str, list] = {lang: [] for lang in LANGS}
     for doc in index["docs"]:
+        doc = dict(doc, text=lean(doc["text"]), title=REDUNDANT_ZWSP_RE.sub("", doc["title"]))
         lang = next((l for l in LANGS if l != DEFAULT_LANG and doc["location"].startswith(f"{l}/")), DEFAULT_LANG)
         if lang != DEFAULT_LANG:
             doc = dict(doc, location=doc["location"][len(lang) + 1:])
