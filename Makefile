@@ -12,7 +12,7 @@ APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: serve test build system clean envs
+.PHONY: serve test build system clean envs regen
 
 $(VENV)/.site-deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(VENV)/.site-deps: pyproject.toml
 # (src/scow_tutorials/envs.py).
 envs: $(VENV)/.site-deps
 	$(PY) -m scow_tutorials.envs
+
+# Derived files (wheels.txt from requirements.txt, README's tables): src/scow_tutorials/derived.py rewrites them;
+# tests/test_derived.py fails while one is stale.
+regen: $(VENV)/.site-deps
+	$(PY) -m scow_tutorials.derived
 
 serve: $(VENV)/.site-deps
 	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000

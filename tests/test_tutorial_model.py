@@ -13,7 +13,6 @@ from mkdocs.config import load_config
 
 from scow_tutorials import blocks as site_blocks
 from scow_tutorials import frontmatter as site_frontmatter
-from scow_tutorials import schema as site_schema
 from conftest import ROOT, registry
 from tutorial_fixtures import EXECUTABLE_SUFFIXES, module_name, published_files
 
@@ -215,21 +214,3 @@ def test_version_facts_agree_with_the_pins():
         "extra.facts.images.llamafactory's tag and tutorial 9's llamafactory pin differ")
     nvcc = site_frontmatter.pins(by_number[14].folder / "requirements.txt")["nvidia-cuda-nvcc"]
     assert nvcc.startswith(str(facts["t14_cuda"]) + "."), "extra.facts.t14_cuda and the nvcc pin differ"
-
-
-def test_readme_field_table_is_the_schema():
-    readme = "\n".join(line.strip() for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines())
-    assert site_schema.readme_table() in readme, (
-        "README.md's table of card fields differs from src/scow_tutorials/schema.py: paste "
-        "scow_tutorials.schema.readme_table() into README.md ('Add a tutorial')")
-
-
-def test_readme_blocks_table_is_current():
-    from conftest import load_file
-
-    blocks = load_file("tools/blocks.py")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"<!-- blocks-table -->\n(.*?)<!-- /blocks-table -->", readme, re.S)
-    assert shown and shown.group(1).strip() == blocks.table(), (
-        "README.md's table of shell blocks is stale: paste the output of `python tools/blocks.py` between "
-        "<!-- blocks-table --> and <!-- /blocks-table -->")
