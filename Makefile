@@ -12,7 +12,7 @@ APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: serve test build system clean envs regen
+.PHONY: serve test build system clean envs regen require-site-url
 
 $(VENV)/.site-deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,17 @@ regen: $(VENV)/.site-deps
 serve: $(VENV)/.site-deps
 	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
-build: $(VENV)/.site-deps
+# A deployment build and the offline bundle are made for the address readers open: without SITE_URL every wget
+# line, the portal YAML and the bundle would point at the local test address (make serve keeps that default).
+require-site-url:
+	@if [ -z "$$SITE_URL" ]; then \
+	  echo "SITE_URL is not set: the build would point every wget line and link at http://127.0.0.1:8000/." >&2; \
+	  echo "Give the address the site is served at, e.g.: SITE_URL=https://hpc.example.edu.cn/tutorial/ make $(MAKECMDGOALS)" >&2; \
+	  exit 2; \
+	fi
+
+# Writes site/ with security-headers.conf (the Content-Security-Policy for nginx) and a .gz per text file.
+build: require-site-url $(VENV)/.site-deps
 	$(VENV)/bin/mkdocs build --strict
 
 system:
@@ -57,7 +67,7 @@ clean:
 verify-gpu: system envs
 	$(PY) tools/verify_gpu.py $(if $(ONLY),--only "$(ONLY)")
 
-bundle: $(VENV)/.site-deps
+bundle: require-site-url $(VENV)/.site-deps
 	$(PY) tools/bundle.py --out build
 
 benchmark: $(VENV)/.site-deps

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Build the downloadable forms of the SCOW AI tutorials.
 
-    .venv/bin/python tools/bundle.py [--out DIR] [--no-pdf] [--no-en-pdf]
+    SITE_URL=https://hpc.example.edu.cn/tutorial/ .venv/bin/python tools/bundle.py [--out DIR] [--no-pdf] [--no-en-pdf]
+
+SITE_URL is the address the site is served at: the bundle's wget lines and portal YAML point there.
+``make bundle`` refuses to run without it; run directly without it, the bundle is built for the local test
+address (http://127.0.0.1:8000/) and a warning says so.
 
 writes into DIR (default ``build/``):
 
@@ -22,6 +26,7 @@ It exits non-zero with a message naming the failed step.
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import html
 import json
@@ -34,7 +39,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, built_tutorials, mkdocs_build
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, DEFAULT_SITE_URL, built_tutorials, mkdocs_build
 
 ROOT = Path(__file__).resolve().parent.parent  # the project this script is part of (a test runs a broken copy)
 
@@ -397,8 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="scow-bundle-") as tmp:
             site = Path(tmp) / "site"
-            print(f"[bundle] {step} (OFFLINE_BUILD=true) ...", flush=True)
-            seconds = build_site(site, OFFLINE_BUILD="true")
+            site_url = os.environ.get("SITE_URL") or DEFAULT_SITE_URL
+            if site_url == DEFAULT_SITE_URL:
+                print(f"bundle.py: warning: SITE_URL is not set: the bundle's wget lines and links point at the "
+                      f"local test address {DEFAULT_SITE_URL} (e.g. SITE_URL=https://hpc.example.edu.cn/tutorial/)",
+                      file=sys.stderr, flush=True)
+            print(f"[bundle] {step} (OFFLINE_BUILD=true, SITE_URL={site_url}) ...", flush=True)
+            seconds = build_site(site, OFFLINE_BUILD="true", SITE_URL=site_url)
             items = tutorials(site)
             print(f"[bundle]   built in {seconds:.1f} s, {len(items)} tutorials: "
                   + ", ".join(t["slug"] for t in items), flush=True)

@@ -5,7 +5,9 @@
 reads Tutorial 9's): a version the reader installs is written once, in the file the reader downloads.
 
 MkDocs itself ignores broken YAML silently; here a malformed block stops the build with the file, the line
-and the fix. Facts come from ``extra.facts`` in mkdocs.yml; an unknown key stops the build too."""
+and the fix. Front matter is plain data: YAML anchors and aliases (``&name`` / ``*name``: a few lines of
+aliases expand to gigabytes) and blocks over ``FRONT_MATTER_MAX`` bytes are refused before they are loaded.
+Facts come from ``extra.facts`` in mkdocs.yml; an unknown key stops the build too."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from mkdocs.exceptions import PluginError
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
 PLACEHOLDER_RE = re.compile(
     r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url(?:\.\d\d)?|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
+# A card is about 1.5 KB of YAML; 16 KB leaves room for long reference lists.
+FRONT_MATTER_MAX = 16 * 1024
 PIN_LINE_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
 
@@ -37,8 +41,16 @@ def read_front_matter(path: Path, rel: str) -> dict[str, Any]:
             f"{rel}: the front matter starts with '---' but has no closing '---' line. "
             "Close the YAML block with a line holding only '---'."
         )
+    block = match.group(1) or ""
+    size = len(block.encode("utf-8"))
+    if size > FRONT_MATTER_MAX:
+        raise FrontMatterError(
+            f"{rel}: the front matter is {size} bytes; at most {FRONT_MATTER_MAX}. Keep the card short and put "
+            "long text in the page body."
+        )
     try:
-        data = yaml.safe_load(match.group(1) or "") or {}
+        _refuse_anchors(block, rel)
+        data = yaml.safe_load(block) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark else ""
@@ -50,6 +62,16 @@ def read_front_matter(path: Path, rel: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FrontMatterError(f"{rel}: the front matter must be a YAML mapping (key: value lines).")
     return data
+
+
+def _refuse_anchors(block: str, rel: str) -> None:
+    """Scan the YAML's events (linear, nothing is expanded) for an anchor or an alias."""
+    for event in yaml.parse(block, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise FrontMatterError(
+                f"{rel}: line {event.start_mark.line + 2}: the front matter uses a YAML anchor or alias "
+                f"('&{event.anchor}' / '*{event.anchor}'); front matter is plain data: write the value out."
+            )
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "facts") -> list[str]:
