@@ -17,10 +17,58 @@ def test_catalog_lists_every_tutorial_once(built):
     expected = {f"tutorials/{d.name}/" for d in tutorial_dirs()}
     for lang in LANGS:
         home = built.page(lang, "")
-        rows = soup_of(home).select("article table tbody tr")
-        links = [a["href"] for tr in rows for a in tr.select("a[href]") if "tutorials/" in a["href"]]
+        links = [a["href"] for a in soup_of(home).select("article .catalog-item a.catalog-item__title")]
         normal = {h.split("#")[0] for h in links}
         assert normal == expected and len(links) == len(expected), f"{lang} catalog links: {links}"
+        for href in links:
+            assert (home.parent / href / "index.html").is_file(), f"{lang} catalog: {href} is not a page"
+
+
+def test_catalog_items_carry_the_card_values_the_filters_read(built):
+    """Each catalog item shows every field declared ``catalog`` as the card shows it, and carries the platform,
+    GPUs, nodes and time that docs/assets/catalog.js filters on."""
+    tutorials = registry()
+    for lang in LANGS:
+        items = soup_of(built.page(lang, "")).select("article li.catalog-item")
+        assert len(items) == len(tutorials)
+        for item in items:
+            tutorial = tutorials[int(item["data-number"])]
+            card = tutorial.card[lang]
+            assert item["data-platform"] == card["platform"] and item["data-time"] == str(card["time"])
+            assert item["data-gpus"] == str(card["resources"]["gpus"])
+            assert item["data-nodes"] == str(card["resources"]["nodes"])
+            for field in site_schema.catalog_fields():
+                shown = item.select_one(f'.catalog-item__facts [data-field="{field.name}"]')
+                assert shown is not None and shown.get_text() == str(field.shown(card[field.name], lang)), \
+                    f"{lang} catalog, tutorial {tutorial.number}: {field.name}"
+            assert item.select_one(".catalog-item__desc").get_text() == tutorial.meta[lang]["description"]
+        form = soup_of(built.page(lang, "")).select_one("article form.catalog-filters")
+        assert form is not None and form.has_attr("hidden"), "the filters are hidden until the script runs"
+        assert {s["data-filter"] for s in form.select("select")} == {"platform", "gpus", "time"}
+
+
+def test_prerequisite_graph_draws_every_prerequisite(built):
+    tutorials = registry()
+    arrows = sum(len(t.card["zh"]["prerequisites"]) for t in tutorials.values())
+    for lang in LANGS:
+        home = built.page(lang, "")
+        graph = soup_of(home).select_one("article svg.prerequisite-graph")
+        assert graph is not None, f"{home}: no prerequisite graph"
+        assert graph.find("title").get_text(strip=True)
+        assert len(graph.select("path.graph__edge")) == arrows
+        links = [a["href"] for a in graph.select("a[href]")]
+        assert sorted(links) == sorted(t.path for t in tutorials.values())
+        for a in graph.select("a[href]"):
+            assert a.get("aria-label"), f"{home}: a graph box without an accessible name"
+
+
+def test_home_starts_with_a_start_here_line_and_the_catalog(built):
+    for lang, words in (("zh", "从这里开始"), ("en", "Start here")):
+        article = soup_of(built.page(lang, "")).select_one("article")
+        paragraphs = article.select("h1 ~ p")
+        assert any(words in p.get_text() for p in paragraphs[:2]), f"{lang}: no start-here line at the top"
+        first_h2 = article.find("h2")
+        assert first_h2 is not None and first_h2.get("id") == "catalog", f"{lang}: the catalog is not the first section"
 
 
 def test_catalog_groups_by_section_in_the_page_language(built):

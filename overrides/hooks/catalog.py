@@ -29,37 +29,144 @@ CATALOG_MARKER = "<!-- tutorial-catalog -->"
 PORTAL_MARKER = "<!-- portal-links-yaml -->"
 
 
+GRAPH_MARKER = "<!-- tutorial-graph -->"
+WORDS = {
+    "zh": {"filters": "筛选教程", "platform": "平台", "gpus": "GPU", "time": "用时", "all": "全部",
+           "gpus_0": "无需 GPU", "gpus_1": "单机单卡", "gpus_multi": "多卡或多机", "time_max": "{m} 分钟以内",
+           "count": "显示 {shown} / {total} 篇", "reset": "清除筛选",
+           "graph": "教程的学习路线：箭头从前置教程指向后续教程", "tutorial": "教程 {n}"},
+    "en": {"filters": "Filter the tutorials", "platform": "Platform", "gpus": "GPUs", "time": "Time",
+           "all": "All", "gpus_0": "No GPU", "gpus_1": "1 GPU", "gpus_multi": "Several GPUs or nodes",
+           "time_max": "{m} min or less", "count": "Showing {shown} of {total}", "reset": "Clear filters",
+           "graph": "Learning path: arrows go from a prerequisite to the tutorials that build on it",
+           "tutorial": "Tutorial {n}"},
+}
+TIME_LIMITS = (30, 45, 60)
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     lang = "en" if page.file.src_uri.endswith(".en.md") else DEFAULT_LANG
     if CATALOG_MARKER in markdown:
         markdown = markdown.replace(CATALOG_MARKER, catalog_markdown(config, lang))
+    if GRAPH_MARKER in markdown:
+        markdown = markdown.replace(GRAPH_MARKER, graph_svg(config, lang))
     if PORTAL_MARKER in markdown:
         markdown = markdown.replace(PORTAL_MARKER, portal_links_yaml(config, lang))
     return markdown
 
 
+def _href(config: MkDocsConfig, tutorial) -> str:
+    """A tutorial's address from the home page of either language (raw HTML: MkDocs does not rewrite it)."""
+    return tutorial.path + ("" if config.use_directory_urls else "index.html")
+
+
+def _filters(lang: str) -> str:
+    w = WORDS[lang]
+    e = html.escape
+
+    def select(name: str, options: list[tuple[str, str]]) -> str:
+        opts = "".join(f'<option value="{v}">{e(label)}</option>' for v, label in [("", w["all"])] + options)
+        return (f'<label class="catalog-filters__field">{e(w[name])} '
+                f'<select data-filter="{name}" name="{name}">{opts}</select></label>')
+
+    platforms = [(p, TEXT[lang]["platform"][p]) for p in ("hpc", "ai")]
+    gpus = [("0", w["gpus_0"]), ("1", w["gpus_1"]), ("multi", w["gpus_multi"])]
+    times = [(str(m), w["time_max"].format(m=m)) for m in TIME_LIMITS]
+    return (f'<form class="catalog-filters" aria-label="{e(w["filters"])}" hidden>'
+            + select("platform", platforms) + select("gpus", gpus) + select("time", times)
+            + f'<button type="reset" class="md-button catalog-filters__reset">{e(w["reset"])}</button>'
+            + f'<output class="catalog-filters__count" data-template="{e(w["count"])}" aria-live="polite"></output>'
+            + "</form>")
+
+
 def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
-    """One table per section: number, title and description, then a column per field declared ``catalog``."""
-    t = TEXT[lang]
+    """The tutorials by section, each a card: number and title (linked), one line with the value of every
+    field declared ``catalog`` in the schema, and the description. The data attributes feed the filters
+    (docs/assets/catalog.js), which the page shows only when the script runs."""
+    e = html.escape
     columns = catalog_fields()
-    head = [t["catalog_number"], t["catalog_tutorial"]] + [f.label[lang] for f in columns]
     by_section: dict[str, list] = {}
     for tutorial in registry.current().values():
         by_section.setdefault(tutorial.card[lang]["section"], []).append(tutorial)
-    out = []
+    out = ['<div class="catalog" markdown>', "", _filters(lang), ""]
     for section in config.extra.get("sections", []):
         entries = by_section.get(section["id"])
         if not entries:
             continue
-        out += [f"### {section[lang]} {{#catalog-{section['id']}}}\n", "| " + " | ".join(head) + " |",
-                "|" + "---|" * len(head)]
+        out += ['<div class="catalog-section" markdown>', "", f"### {section[lang]} {{#catalog-{section['id']}}}",
+                "", '<ul class="catalog-items">']
         for tutorial in entries:
             meta, card = tutorial.meta[lang], tutorial.card[lang]
-            cells = [str(card["number"]), f"[{meta['title']}]({tutorial.src['zh']})<br>{meta['description']}"]
-            cells += [str(f.shown(card[f.name], lang)) for f in columns]
-            out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+            res = card["resources"]
+            facts = " · ".join(f'<span data-field="{f.name}" title="{e(f.label[lang])}">{e(str(f.shown(card[f.name], lang)))}</span>'
+                               for f in columns)
+            out.append(
+                f'<li class="catalog-item" data-number="{card["number"]}" data-platform="{card["platform"]}" '
+                f'data-gpus="{res["gpus"]}" data-nodes="{res["nodes"]}" data-time="{card["time"]}">'
+                f'<a class="catalog-item__title" href="{_href(config, tutorial)}">{e(meta["title"])}</a>'
+                f'<span class="catalog-item__facts">{facts}</span>'
+                f'<span class="catalog-item__desc">{e(meta["description"])}</span></li>')
+        out += ["</ul>", "", "</div>", ""]
+    out += ["</div>", ""]
     return "\n".join(out)
+
+
+def graph_layers(tutorials: dict) -> dict[int, int]:
+    """Number -> column of the prerequisite graph: the length of the longest chain of prerequisites."""
+    depth: dict[int, int] = {}
+
+    def walk(number: int, seen: tuple = ()) -> int:
+        if number not in depth:
+            prereqs = [p for p in tutorials[number].card["zh"]["prerequisites"] if p in tutorials and p not in seen]
+            depth[number] = 1 + max((walk(p, seen + (number,)) for p in prereqs), default=-1)
+        return depth[number]
+
+    for number in tutorials:
+        walk(number)
+    return depth
+
+
+def graph_svg(config: MkDocsConfig, lang: str) -> str:
+    """The prerequisite graph, drawn from the cards: one column per depth, a box per tutorial (linked, coloured
+    by platform), an arrow from each prerequisite. Colours come from extra.css, so both palettes work."""
+    e = html.escape
+    w = WORDS[lang]
+    tutorials = registry.current()
+    layers = graph_layers(tutorials)
+    box_w, box_h, col_w, row_h, pad = 96, 30, 136, 40, 6
+    columns: dict[int, list[int]] = {}
+    for number in sorted(tutorials):
+        columns.setdefault(layers[number], []).append(number)
+    rows = max((len(c) for c in columns.values()), default=0)
+    width = pad * 2 + (len(columns) - 1) * col_w + box_w
+    height = pad * 2 + rows * row_h - (row_h - box_h)
+    where = {}
+    for col, numbers in columns.items():
+        top = pad + (rows - len(numbers)) * row_h / 2
+        for i, number in enumerate(numbers):
+            where[number] = (pad + col * col_w, top + i * row_h)
+    edges, nodes = [], []
+    for number, tutorial in tutorials.items():
+        x2, y2 = where[number]
+        for p in tutorial.card["zh"]["prerequisites"]:
+            if p not in where:
+                continue
+            x1, y1 = where[p]
+            a, b = (x1 + box_w, y1 + box_h / 2), (x2 - 3, y2 + box_h / 2)
+            mid = (a[0] + b[0]) / 2
+            edges.append(f'<path class="graph__edge" d="M{a[0]:.0f} {a[1]:.0f}C{mid:.0f} {a[1]:.0f} {mid:.0f} '
+                         f'{b[1]:.0f} {b[0]:.0f} {b[1]:.0f}" marker-end="url(#graph-arrow-{lang})"/>')
+        x, y = where[number]
+        title = tutorial.meta[lang]["title"]
+        nodes.append(f'<a href="{_href(config, tutorial)}" aria-label="{e(title)}"><title>{e(title)}</title>'
+                     f'<rect class="graph__node graph__node--{tutorial.card[lang]["platform"]}" x="{x}" y="{y:.0f}" '
+                     f'width="{box_w}" height="{box_h}" rx="4"/><text x="{x + box_w / 2:.0f}" y="{y + 20:.0f}" '
+                     f'text-anchor="middle">{e(w["tutorial"].format(n=number))}</text></a>')
+    return (f'<svg class="prerequisite-graph" viewBox="0 0 {width} {height:.0f}" width="{width}" height="{height:.0f}" '
+            f'aria-labelledby="graph-title-{lang}"><title id="graph-title-{lang}">{e(w["graph"])}</title>'
+            f'<defs><marker id="graph-arrow-{lang}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
+            f'markerHeight="6" orient="auto"><path class="graph__arrow" d="M0 0L10 5L0 10z"/></marker></defs>'
+            + "".join(edges) + "".join(nodes) + "</svg>\n")
 
 
 def portal_links_yaml(config: MkDocsConfig, lang: str) -> str:
