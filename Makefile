@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest-xdist workers of make test (CI's 2-core machine: 2); JOBS=0 runs the tests in one process.
+JOBS ?= auto
 # System packages the tests use: shellcheck (shell code), nginx + chromium + a CJK font (browser tests),
 # poppler-utils (reading the PDF), slurm-wlm + munge (batch scripts run under a real Slurm),
 # bubblewrap (the page walk runs each shell block in a namespace modelling its node).
@@ -56,7 +58,7 @@ system:
 	fi
 
 test: system envs
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup
 
 clean:
 	rm -rf site $(VENV) .envs .pytest_cache

@@ -125,3 +125,28 @@ def playwright():
     pw = sync_playwright().start()
     yield pw
     pw.stop()
+
+
+# ------------------------------------------------------------------------------- parallel runs (pytest-xdist)
+# `make test` runs `pytest -n auto --dist loadgroup`: each test goes to whichever worker is free, except that
+# the tests sharing one heavy, stateful resource run on one worker, one after the other: the Slurm cluster (every
+# test that asks for the `slurm` fixture), the nginx + Chromium session of tests/browser/, the offline bundle.
+def xdist_group(item) -> str | None:
+    if "slurm" in getattr(item, "fixturenames", ()):
+        return "slurm"
+    path = Path(str(item.path))
+    if path.parent.name == "browser":
+        return "browser"
+    if path.name == "test_bundles.py":
+        return "bundles"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, "workerinput"):  # an xdist worker: the page walks, the slowest tests, are handed out first
+        items.sort(key=lambda item: item.originalname != "test_page_walk")

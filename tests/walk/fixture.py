@@ -3,6 +3,7 @@ module's tutorial; the suite ends with a table of blocks run and not run per tut
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def page_walk(tutorial, tmp_path, walk_server):
 
     make.same_blocks = same_blocks  # type: ignore[attr-defined]
     yield make
+
+
+def pytest_sessionfinish(session):
+    """On a pytest-xdist worker: hand this worker's rows to the controller, which prints the table."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["page_walk_summary"] = json.dumps(SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    SUMMARY.extend(tuple(row) for row in json.loads(getattr(node, "workeroutput", {}).get("page_walk_summary", "[]")))
 
 
 def pytest_terminal_summary(terminalreporter):
