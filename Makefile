@@ -14,7 +14,7 @@ APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: serve test build system clean envs regen require-site-url
+.PHONY: serve test build system clean envs regen lint require-site-url
 
 $(VENV)/.site-deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,14 @@ system:
 	  echo "(tests that need them are skipped)" >&2; \
 	fi
 
-test: system envs
+# The lint gate: ruff (lint and format) and mypy over the package, the hooks and the tools (pyproject.toml).
+LINT_PATHS := src/scow_tutorials overrides/hooks tools
+lint: $(VENV)/.site-deps
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+
+test: system envs lint
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup
 
 clean:

@@ -16,8 +16,13 @@ CHROMIUM = "/usr/bin/chromium"
 # rule Chromium looks up Google hosts even with the background-networking flags.
 RESOLVER_RULES = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     f"--host-resolver-rules={RESOLVER_RULES}",
 ]
 # The address a build gets unless SITE_URL says otherwise (mkdocs.yml's default).
@@ -28,13 +33,34 @@ def mkdocs_build(site: Path, project: Path = ROOT, **env: str) -> subprocess.Com
     """`mkdocs build --strict` of *project* into *site*. SITE_URL and OFFLINE_BUILD are always set, so a
     value left in the caller's environment cannot change what is built."""
     # PYTHONPATH: the hooks import scow_tutorials from the project built (a test's modified copy included).
-    full_env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1",
-                    SITE_URL=DEFAULT_SITE_URL, OFFLINE_BUILD="false", PYTHONPATH=str(project / "src"))
+    full_env = dict(
+        os.environ,
+        NO_MKDOCS_2_WARNING="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        SITE_URL=DEFAULT_SITE_URL,
+        OFFLINE_BUILD="false",
+        PYTHONPATH=str(project / "src"),
+    )
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(project / "mkdocs.yml"),
-         "-d", str(site)],
-        cwd=project, env=full_env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--clean",
+            "-f",
+            str(project / "mkdocs.yml"),
+            "-d",
+            str(site),
+        ],
+        check=False,
+        cwd=project,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

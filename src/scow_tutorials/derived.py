@@ -64,9 +64,22 @@ def resolve_wheels(folder: Path) -> str:
         overrides = Path(tmp) / "image.txt"
         # An override that no Python satisfies drops the package, and what only it needs, from the resolution.
         overrides.write_text("".join(f'{name}; python_version < "0"\n' for name in IMAGE_HAS), encoding="utf-8")
-        command = [*envs.uv_command(), "pip", "compile", str(reqs), "--override", str(overrides), "--quiet",
-                   "--python-version", IMAGE_PYTHON[0], "--python-platform", IMAGE_PYTHON[1], "--no-header",
-                   "--no-annotate", *envs.pip_config_flags()]
+        command = [
+            *envs.uv_command(),
+            "pip",
+            "compile",
+            str(reqs),
+            "--override",
+            str(overrides),
+            "--quiet",
+            "--python-version",
+            IMAGE_PYTHON[0],
+            "--python-platform",
+            IMAGE_PYTHON[1],
+            "--no-header",
+            "--no-annotate",
+            *envs.pip_config_flags(),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"uv could not resolve {_shown(reqs)}:\n{result.stdout}{result.stderr}")
@@ -98,8 +111,10 @@ def wheels_problem(folder: Path) -> str | None:
 # ------------------------------------------------------------------------------------------- README tables
 def blocks_table(docs: Path = ROOT / "docs") -> str:
     """The shell blocks of every tutorial page and where each runs (run markers), as a Markdown table."""
-    rows = ["| tutorial | blocks | run by the walk (login / compute / container) | not run, and why |",
-            "|---|---|---|---|"]
+    rows = [
+        "| tutorial | blocks | run by the walk (login / compute / container) | not run, and why |",
+        "|---|---|---|---|",
+    ]
     totals: Counter = Counter()
     for number, tutorial in discover(docs).items():
         found = blocks.shell_blocks(tutorial.page_text("zh"))
@@ -110,8 +125,11 @@ def blocks_table(docs: Path = ROOT / "docs") -> str:
         totals["none"] += sum(reasons.values())
         where = " / ".join(str(nodes.get(n, 0)) for n in blocks.NODES)
         why = "; ".join(f"{n} × {r}" if n > 1 else r for r, n in sorted(reasons.items())) or "–"
-        rows.append(f"| {number} | {len(found)} | {ran} ({where}) | {sum(reasons.values())}: {why} |"
-                    if reasons else f"| {number} | {len(found)} | {ran} ({where}) | 0 |")
+        rows.append(
+            f"| {number} | {len(found)} | {ran} ({where}) | {sum(reasons.values())}: {why} |"
+            if reasons
+            else f"| {number} | {len(found)} | {ran} ({where}) | 0 |"
+        )
     ran = sum(totals[n] for n in blocks.NODES)
     where = " / ".join(str(totals[n]) for n in blocks.NODES)
     rows.append(f"| all | {ran + totals['none']} | {ran} ({where}) | {totals['none']} |")
@@ -133,7 +151,7 @@ def readme(text: str) -> str:
             raise RuntimeError(f"README.md has no <!-- {name} --> ... <!-- /{name} --> section")
         indent = match.group(1)
         body = "".join(f"{indent}{line}\n" for line in make().splitlines())
-        text = text[:match.start(2)] + body + text[match.end(2):]
+        text = text[: match.start(2)] + body + text[match.end(2) :]
     return text
 
 

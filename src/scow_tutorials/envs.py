@@ -57,8 +57,9 @@ def uv_command() -> list[str]:
 def pip_config_flags() -> list[str]:
     """pip's find-links, extra indexes and constraints on this machine, as uv flags."""
     try:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                             timeout=60, check=False).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     values: dict[str, str] = {}
@@ -70,8 +71,11 @@ def pip_config_flags() -> list[str]:
     for link in values.get("find-links", "").split():
         if Path(link).exists():
             flags += ["--find-links", link]
-    extra = [url for url in values.get("extra-index-url", "").split()
-             if not url.startswith("file://") or Path(url[len("file://"):]).exists()]
+    extra = [
+        url
+        for url in values.get("extra-index-url", "").split()
+        if not url.startswith("file://") or Path(url[len("file://") :]).exists()
+    ]
     for url in extra:
         flags += ["--extra-index-url", url]
     if extra or "--find-links" in flags:
@@ -104,10 +108,10 @@ def ensure_env(folder: Path, quiet: bool = True) -> Path:
         uv = uv_command()
         env = dict(os.environ, UV_NO_PROGRESS="1", VIRTUAL_ENV="")
         steps = [
-            uv + ["venv", "--quiet", "--python", sys.executable, str(prefix)],
+            [*uv, "venv", "--quiet", "--python", sys.executable, str(prefix)],
             # Not byte-compiled here (that costs minutes for modules no test imports): the first test that
             # imports a module writes its bytecode into the environment, and later processes reuse it.
-            uv + ["pip", "install", "--quiet", "--python", str(prefix / "bin" / "python"), "-r", str(reqs)]
+            [*uv, "pip", "install", "--quiet", "--python", str(prefix / "bin" / "python"), "-r", str(reqs)]
             + pip_config_flags(),
         ]
         for step in steps:
