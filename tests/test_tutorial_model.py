@@ -168,9 +168,7 @@ def test_tests_do_not_build_tutorial_paths(tutorial):
 
 
 def page_blocks(tutorial, lang="zh"):
-    return site_blocks.shell_blocks(tutorial.page(lang).read_text(encoding="utf-8")) if hasattr(tutorial, "page") \
-        else site_blocks.shell_blocks((tutorial.folder / ("index.md" if lang == "zh" else "index.en.md"))
-                                      .read_text(encoding="utf-8"))
+    return site_blocks.shell_blocks(tutorial.page_text(lang))
 
 
 @pytest.mark.parametrize("tutorial", TUTORIALS.values(), ids=ids)
