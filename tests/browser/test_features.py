@@ -150,3 +150,34 @@ def test_footer_next_and_previous_follow_the_navigation(page, server, pages, lan
     assert forward == nav_order, f"next-chain {forward} differs from the navigation {nav_order}"
     assert backward == forward[::-1]
     assert set(forward) == {p.path for p in pages if p.lang == lang}, "the chain misses pages of the build"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_catalog_filters_by_platform_gpus_and_time(page, server, lang):
+    """The home page's filters (docs/assets/catalog.js, a file: the page's CSP allows no inline code) show the
+    form, and each choice leaves exactly the tutorials whose card matches; clearing shows all again."""
+    page.goto(server.url(PREFIX + ("en/" if lang == "en" else "")))
+    form = page.locator("form.catalog-filters")
+    form.wait_for(state="visible")
+    items = page.locator("li.catalog-item")
+    total = items.count()
+    assert total and page.locator("li.catalog-item:visible").count() == total
+
+    def visible() -> list[dict]:
+        return page.eval_on_selector_all("li.catalog-item", "els => els.filter(e => !e.hidden).map(e => "
+                                         "({p: e.dataset.platform, g: +e.dataset.gpus, n: +e.dataset.nodes, "
+                                         "t: +e.dataset.time}))")
+
+    everything = visible()
+    cases = [("platform", "ai", lambda i: i["p"] in ("ai", "both")),
+             ("gpus", "0", lambda i: i["g"] == 0),
+             ("gpus", "multi", lambda i: i["g"] > 1 or i["n"] > 1),
+             ("time", "30", lambda i: i["t"] <= 30)]
+    for name, value, keep in cases:
+        page.select_option(f'select[data-filter="{name}"]', value)
+        shown = visible()
+        assert shown == [i for i in everything if keep(i)], f"{name}={value}: {shown}"
+        assert page.locator(".catalog-section:visible").count() >= (1 if shown else 0)
+        page.locator("button.catalog-filters__reset").click()
+        page.wait_for_function(f"() => document.querySelectorAll('li.catalog-item:not([hidden])').length === {total}")
+    print(f"catalog filters ({lang}): {total} tutorials, {len(cases)} filters checked")

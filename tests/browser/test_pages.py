@@ -75,3 +75,28 @@ def test_axe_light_palette(crawl):
 
 def test_axe_dark_palette(crawl):
     check_axe(crawl, "slate")
+
+
+def test_first_screen_card_and_home_catalog(browser, server, pages):
+    """At 1280x800: every tutorial card is one compact block (<= 120 px high, its details closed), and the home
+    page shows its start-here line and the top of the catalog in the first screen (tools/page_metrics.py
+    measures the rest of the first screen)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    problems = {}
+    try:
+        for p in pages:
+            if not (p.rel.startswith("tutorials/") or p.rel == ""):
+                continue
+            page.goto(server.url(p.path))
+            if p.rel == "":
+                top = page.evaluate("document.querySelector('.catalog-item').getBoundingClientRect().top")
+                if top > 800:
+                    problems[p.path] = f"the catalog starts at {top:.0f} px"
+                continue
+            height = page.evaluate("document.querySelector('section.tutorial-card').getBoundingClientRect().height")
+            if height > 120:
+                problems[p.path] = f"card {height:.0f} px high"
+    finally:
+        ctx.close()
+    assert not problems, problems
