@@ -8,6 +8,7 @@ Qwen3-4B-Instruct-2507; its answers are random tokens. Runs on CPU in the tutori
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,11 @@ def build_tiny(run_script, folder: Path) -> Path:
     return folder
 
 
+def build_tiny_sharded(run_script, folder: Path) -> Path:
+    run_script(str(FIXTURES / "t06_tiny_qwen3.py"), str(folder), "40KB")
+    return folder
+
+
 @pytest.mark.parametrize("capability, dtype", [("7.0", "float16"), ("7.5", "float16"), ("8.0", "bfloat16"),
                                                ("9.0", "bfloat16")])
 def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, capability, dtype):
@@ -109,6 +115,69 @@ def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, cap
     assert f"compute capability {capability}" in loading, loading
     assert ("emulated" in loading) == (dtype == "float16"), loading
     assert "Model ready" in run.stderr and STATS.search(run.stderr)
+    assert "did not fit in the GPU memory" not in run.stderr
+
+
+def test_layers_offloaded_to_the_cpu_are_reported(run_script, workdir, tmp_path):
+    """device_map="auto" puts what does not fit on the GPU onto the CPU without a word; the script says so
+    (the fake CUDA layer hands the script a model whose hf_device_map has half the layers on the CPU)."""
+    model = build_tiny(run_script, tmp_path / "Qwen3-tiny")
+    run = run_script(str(FIXTURES / "t06_fake_cuda.py"), "8.0:offload", str(workdir / "llm_inference.py"),
+                     "--model", str(model), "--prompt", "Hello!", "--max-new-tokens", "2", "--greedy")
+    warning = next(line for line in run.stderr.splitlines() if line.startswith("Warning:"))
+    assert "3 of the model's 6 parts did not fit in the GPU memory and were put on the CPU" in warning, warning
+    assert "model.layers.1" in warning and "nvidia-smi" in warning
+    assert STATS.search(run.stderr), "the script still answers"
+
+
+def test_damaged_weights_are_named(run_script, tmp_path):
+    """A shard cut off by an interrupted download is named before anything loads; a shard that safetensors
+    itself refuses (SafetensorError, not an OSError) is a clear error too, not a traceback."""
+    built = build_tiny_sharded(run_script, tmp_path / "sharded")
+    shards = sorted(built.glob("model-*.safetensors"))
+    assert len(shards) > 1, "the fixture should write several shards"
+
+    cut = tmp_path / "cut"
+    shutil.copytree(built, cut)
+    shard = cut / shards[1].name
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    run = run_script("llm_inference.py", "--model", str(cut), "--prompt", "Hello!", check=False)
+    assert run.returncode == 2, run.output
+    assert f"{shard} is incomplete" in run.stderr and "download command again" in run.stderr
+    assert "Loading" not in run.stderr and "Traceback" not in run.output
+
+    padded = tmp_path / "padded"
+    shutil.copytree(built, padded)
+    with (padded / shards[1].name).open("ab") as file:
+        file.write(b"\0" * 16)
+    run = run_script("llm_inference.py", "--model", str(padded), "--prompt", "Hello!", check=False)
+    assert run.returncode == 2, run.output
+    assert f"could not load the model from {padded}" in run.stderr and "check_model.py" in run.stderr
+    assert "Traceback" not in run.output
+
+
+def test_model_without_chat_template_stops_before_the_weights_load(run_script, tmp_path):
+    """A base model (no chat template) is refused after the tokenizer, before the weights load."""
+    model = build_tiny(run_script, tmp_path / "Qwen3-base")
+    (model / "chat_template.jinja").unlink()
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    assert "chat_template" not in config
+    run = run_script("llm_inference.py", "--model", str(model), "--prompt", "Hello!", check=False)
+    assert run.returncode == 2, run.output
+    assert "has no chat template" in run.stderr and "instruction-tuned" in run.stderr
+    assert "Loading" not in run.stderr and "Model ready" not in run.stderr
+    assert "Traceback" not in run.output
+
+
+def test_page_claims_about_the_script_hold(tutorial):
+    """A line count the page gives for the script is true; the container sections keep `which python` as
+    "the image's Python" without the HOME-conda story (the container does not see HOME's conda)."""
+    lines = len((tutorial.folder / "llm_inference.py").read_text().splitlines())
+    for lang in ("zh", "en"):
+        text = tutorial.page_text(lang)
+        for claim in re.findall(r"不到 (\d+) 行|(?:fewer than|under|less than) (\d+) lines", text):
+            assert lines < int(next(n for n in claim if n)), f"{lang}: the script has {lines} lines"
+        assert "which python" in text and "conda deactivate" not in text
 
 
 def test_bad_input_stops_before_the_model_loads(run_script, tmp_path):

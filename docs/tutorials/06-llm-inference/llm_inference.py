@@ -13,6 +13,7 @@ The answer is printed while it is generated (streaming).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -94,6 +95,28 @@ def check_tokenizer(folder: Path) -> None:
          "command again (it fetches the missing files); then attach the complete folder again.")
 
 
+def check_weights(folder: Path) -> None:
+    """Stop unless every *.safetensors file is as long as its own header says. A download cut off halfway
+    leaves a shorter file; transformers would read gigabytes before failing on it with a SafetensorError."""
+    for path in sorted(folder.glob("*.safetensors")):
+        size = path.stat().st_size
+        try:
+            with path.open("rb") as file:
+                header_size = int.from_bytes(file.read(8), "little")
+                if 8 + header_size > size:
+                    raise ValueError("header longer than the file")
+                header = json.loads(file.read(header_size))
+            end = max((entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"),
+                      default=0)
+        except (ValueError, KeyError, TypeError, IndexError):
+            end = None
+        if end is None or size < 8 + header_size + end:
+            have = f"has {size:,} bytes" + ("" if end is None else f" of the {8 + header_size + end:,} it needs")
+            fail(f"{path} is incomplete (it {have}): the download was cut off. On the login node, run the "
+                 "same download command again (it fetches the file again) and check the folder with "
+                 "Tutorial 4's check_model.py; then create the app again.")
+
+
 def find_model(args: argparse.Namespace) -> Path:
     """The model folder from --model or $SCOW_AI_MODEL_PATH, with a clear error when there is none."""
     given = args.model or os.environ.get("SCOW_AI_MODEL_PATH", "")
@@ -111,6 +134,7 @@ def find_model(args: argparse.Namespace) -> Path:
              "config.json and the *.safetensors weight files.")
     if has_model(folder):
         check_tokenizer(folder)
+        check_weights(folder)
         return folder
     # The attached model may be mounted one or two levels above the files (e.g. <mount>/<version>/).
     configs = [*folder.glob("*/config.json"), *folder.glob("*/*/config.json")]
@@ -118,6 +142,7 @@ def find_model(args: argparse.Namespace) -> Path:
     if len(inside) == 1:
         print(f"Using the model in {inside[0]}", file=sys.stderr)
         check_tokenizer(inside[0])
+        check_weights(inside[0])
         return inside[0]
     listing = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
     fail(f"{folder} (from {source}) holds no model: config.json and *.safetensors weights are missing "
@@ -270,13 +295,36 @@ def chat(model, tokenizer, args: argparse.Namespace, piped: list[str] | None) ->
     print("Bye.")
 
 
+def report_offload(model) -> None:
+    """Say so when accelerate put part of the model on the CPU or the disk (the GPU memory was too small):
+    it still answers, but many times slower."""
+    placed = getattr(model, "hf_device_map", None) or {}
+    offloaded = [name for name, device in placed.items() if device in ("cpu", "disk")]
+    if not offloaded:
+        return
+    where = " and ".join(sorted({"CPU" if placed[name] == "cpu" else "disk" for name in offloaded}))
+    print(f"Warning: {len(offloaded)} of the model's {len(placed)} parts did not fit in the GPU memory and were "
+          f"put on the {where} ({', '.join(offloaded[:3])}{', ...' if len(offloaded) > 3 else ''}). "
+          "Answers will be many times slower. End other programs on the GPU (nvidia-smi), use a GPU with more "
+          "memory, or a smaller model such as Qwen2.5-1.5B-Instruct.", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     args = parse_args()
     folder = find_model(args)
     piped = None if args.prompt else piped_lines()
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    # The tokenizer loads in a second; its chat template is checked before the weights (minutes) load.
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        fail(f"could not load the tokenizer from {folder}: {exc}")
+    if not tokenizer.chat_template:
+        fail(f"the tokenizer in {folder} has no chat template, so this is not a chat model (a base model "
+             "only continues text). Use an instruction-tuned model, e.g. Qwen3-4B-Instruct-2507.")
     dtype, reason = pick_dtype(args.dtype)
     if args.seed is not None:
         torch.manual_seed(args.seed)
@@ -289,18 +337,17 @@ def main() -> None:
     print(f"Loading {folder} as {str(dtype).removeprefix('torch.')} on {where} ({reason})", file=sys.stderr,
           flush=True)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, **placement)
     except torch.OutOfMemoryError:
         fail(oom_advice("loading the model"), code=3)
-    except (OSError, ValueError) as exc:
-        fail(f"could not load the model from {folder}: {exc}")
+    except (OSError, ValueError, SafetensorError) as exc:
+        fail(f"could not load the model from {folder}: {exc}. If a file is damaged, run the download "
+             "command again on the login node and check the folder with Tutorial 4's check_model.py.")
     model.eval()
-    if tokenizer.chat_template is None:
-        fail(f"the tokenizer in {folder} has no chat template: use an instruction-tuned (chat) model.")
     size = sum(p.numel() for p in model.parameters())
     size_text = f"{size / 1e9:.2f} billion" if size >= 1e8 else f"{size:,}"
     print(f"Model ready: {size_text} parameters on {model.device}", file=sys.stderr, flush=True)
+    report_offload(model)
 
     if args.prompt:
         messages = ([{"role": "system", "content": args.system}] if args.system else [])
