@@ -4,12 +4,14 @@ LLaMA-Factory on CPU with a tiny random Qwen2 model: train 2 steps, merge, load 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from mkdocs.config import load_config
-from tutorial_fixtures import ROOT, other_tutorial
+from scow_tutorials import frontmatter
+from tutorial_fixtures import ROOT, site_config, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
@@ -24,20 +26,43 @@ SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
+@pytest.fixture(autouse=True)
+def dataset_check(workdir):
+    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
+    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
+
+
+def checked_line() -> str:
+    """What check_dataset.py prints for Tutorial 5's dataset."""
+    records = json.loads((other_tutorial(5).folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
+    return f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
+
+
+def tutorial_5_online() -> dict[str, Path]:
+    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
+    t5 = other_tutorial(5).folder
+    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
+
+
 def model_folder(ai_platform) -> None:
     """An attached model folder that passes the script's check (for runs with the stand-in llamafactory-cli)."""
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
 
 
-def test_train_and_merge_end_to_end(run_script, ai_platform):
+def test_train_and_merge_end_to_end(run_script, ai_platform, workdir):
     run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
                str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
     result = run_script("train_and_merge.sh", *CPU, env=ai_platform, timeout=900)
     work = Path(ai_platform["WORK_DIR"])
     adapter, merged = work / "saves" / "scow-identity-lora", work / "merged" / "scow-identity"
     lines = result.stdout.splitlines()
-    assert lines[0] == f"WORK_DIR: {work}"
+    # The copy of the output in the tutorial folder, Tutorial 5's check_dataset.py, then the script's own lines.
+    assert lines[0].startswith(f"log: {workdir / 'logs' / 'train-'}") and lines[0].endswith(".log")
+    assert lines[1:3] == [checked_line(), f"WORK_DIR: {work}"]
+    log = Path(lines[0].removeprefix("log: "))
+    assert log.read_text(encoding="utf-8").splitlines()[-1] == f"merged model: {merged}"
+    assert "***** train metrics *****" in log.read_text(encoding="utf-8")
     assert f"[1/2] training: {adapter}" in lines and f"[2/2] merging: {merged}" in lines
     assert lines[-1] == f"merged model: {merged}"
     assert "***** train metrics *****" in result.output
@@ -127,7 +152,8 @@ def test_missing_platform_variables_stop_the_job(run_script, ai_platform, missin
 @pytest.mark.parametrize("bad, words", [
     ("no-config", "config.json not found"),
     ("dataset-name", "dataset 'scow_identiy' is not in"),
-    ("no-data-file", "not found: dataset_info.json names it"),
+    ("no-data-file", 'not found ("file_name" of \'scow_identity\')'),
+    ("misspelt-key", "has 'filename' where LLaMA-Factory reads \"file_name\""),
     ("read-only", "cannot write to"),
 ])
 def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutorial, tmp_path, bad, words):
@@ -141,6 +167,11 @@ def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutori
         args = ["dataset=scow_identiy"]
     elif bad == "no-data-file":
         (Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]).unlink()
+    elif bad == "misspelt-key":  # issue 25: was reported as a missing data file
+        info = Path(ai_platform["SCOW_AI_DATASET_PATH"]) / "dataset_info.json"
+        entries = json.loads(info.read_text(encoding="utf-8"))
+        entries[FACTS["identity_dataset"]]["filename"] = entries[FACTS["identity_dataset"]].pop("file_name")
+        info.write_text(json.dumps(entries), encoding="utf-8")
     elif bad == "read-only":
         (tmp_path / "file").write_text("")
         env["WORK_DIR"] = str(tmp_path / "file")  # mkdir under it fails, for root too
@@ -148,6 +179,15 @@ def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutori
     assert result.returncode == 2, result.output
     assert words in result.stderr
     assert not calls(), "the script started llamafactory-cli anyway"
+
+
+def test_without_tutorial_5s_check_it_warns_and_trains(run_script, ai_platform, tutorial, tmp_path, workdir):
+    model_folder(ai_platform)
+    path, calls = stub_cli(tmp_path, tutorial.env / "bin")
+    (workdir / "check_dataset.py").unlink()
+    result = run_script("train_and_merge.sh", env=ai_platform | path)
+    assert "check_dataset.py not found, so the dataset is not checked" in result.stderr
+    assert [call[0][0] for call in calls()] == ["train", "export"]
 
 
 def test_the_keys_the_page_offers_exist(tutorial, run_script, ai_platform):
@@ -169,10 +209,11 @@ def test_page_walk(page_walk, tutorial):
     """The Chinese page in page order: the files downloaded on the login node (their full path printed), and
     tensorboardX installed there from Tutorial 0's conda environment. The run commands are form fields of a
     training job that trains with bf16 on a GPU: train_and_merge.sh runs in the tests above."""
-    walk = page_walk()
+    walk = page_walk(internet=tutorial_5_online())
     walk.install_conda()
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     result = walk.run()
     assert result.output(0).strip().splitlines()[-1] == str(files)
+    assert (files / "check_dataset.py").read_bytes() == (other_tutorial(5).folder / "check_dataset.py").read_bytes()
     assert (files / "tensorboardx-lib" / "tensorboardX" / "__init__.py").is_file()
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full-path>": "P"}})

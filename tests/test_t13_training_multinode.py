@@ -7,6 +7,7 @@ launcher, and node 1's wait when node 0 fails or is slow, are checked with a sta
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from mkdocs.config import load_config
-from tutorial_fixtures import ROOT, free_port, other_tutorial
+from scow_tutorials import frontmatter
+from tutorial_fixtures import ROOT, site_config, free_port, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
@@ -28,13 +30,31 @@ SEARCH_PROBES = {"zh": ["分布式 训练 WORLD_SIZE", "rank 合并 分布式 �
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
 
+@pytest.fixture(autouse=True)
+def dataset_check(workdir):
+    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
+    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
+
+
+def checked_line() -> str:
+    """What check_dataset.py prints for Tutorial 5's dataset."""
+    records = json.loads((other_tutorial(5).folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
+    return f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
+
+
+def tutorial_5_online() -> dict[str, Path]:
+    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
+    t5 = other_tutorial(5).folder
+    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
+
+
 def model_folder(ai_platform) -> None:
     """An attached model folder that passes the script's check (for runs with the stand-in llamafactory-cli)."""
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
 
 
-def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platform):
+def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platform, workdir):
     """Two processes of the script, one per "node", on one shared WORK_DIR, meeting at 127.0.0.1 (issue 25: node 1
     used to end as soon as training ended, while node 0 was still saving and merging)."""
     run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
@@ -60,6 +80,7 @@ def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platfo
     node0, node1 = results["0"], results["1"]
     work = Path(ai_platform["WORK_DIR"])
     merged = work / "merged" / "scow-identity"
+    assert checked_line() in node1.stdout
     assert "node 0 of 2, 1 processes on this node, master 127.0.0.1:" in node0.stdout
     assert "node 1 of 2, 1 processes on this node" in node1.stdout
     assert "Process rank: 1, world size: 2" in node1.output and "distributed training: True" in node1.output
@@ -80,6 +101,11 @@ def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platfo
     assert "waiting for node 0 to save and merge" in node1.stdout
     assert node1.stdout.splitlines()[-1] == f"node 0 merged the model: {merged}"
     assert ended["1"] >= status.stat().st_mtime, "node 1 ended before node 0 reported its merge"
+    # Each node keeps a copy of its output in the mounted tutorial folder.
+    for rank, result in results.items():
+        log = Path(result.stdout.splitlines()[0].removeprefix("log: "))
+        assert log.parent == workdir / "logs" and log.name.startswith(f"node-{rank}-")
+        assert log.read_text(encoding="utf-8").splitlines()[-1] == result.stdout.splitlines()[-1]
     answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
                         "你好，你是谁？")
     reply = json.loads(answer.stdout.strip().splitlines()[-1])
@@ -161,7 +187,7 @@ def test_without_distributed_training_it_says_so(run_script, ai_platform, tutori
     env.pop(missing)
     result = run_script("train_multinode.sh", env=env, check=False)
     assert result.returncode == 2
-    assert f"${missing} is not set" in result.stderr and "distributed training" in result.stderr
+    assert f"${missing} is not set" in result.stderr and "节点数 (number of nodes) 2" in result.stderr
     assert not calls()
 
 
@@ -169,6 +195,7 @@ def test_without_distributed_training_it_says_so(run_script, ai_platform, tutori
     ("rank-too-big", "RANK is '2' but WORLD_SIZE is 2: RANK must be 0 to 1"),
     ("no-config", "config.json not found"),
     ("dataset-name", "dataset 'scow_identiy' is not in"),
+    ("misspelt-key", "has 'filename' where LLaMA-Factory reads \"file_name\""),
     ("read-only", "cannot write to"),
     ("merge-wait", "MERGE_WAIT is '30m'"),
 ])
@@ -185,6 +212,11 @@ def test_bad_inputs_stop_the_node_before_training(run_script, ai_platform, tutor
         env["RANK"] = "2"  # before: accepted, and the node waited 600 s at the rendezvous
     elif bad == "dataset-name":
         args = ["dataset=scow_identiy"]
+    elif bad == "misspelt-key":  # issue 25: was reported as a missing data file
+        info = Path(ai_platform["SCOW_AI_DATASET_PATH"]) / "dataset_info.json"
+        entries = json.loads(info.read_text(encoding="utf-8"))
+        entries[FACTS["identity_dataset"]]["filename"] = entries[FACTS["identity_dataset"]].pop("file_name")
+        info.write_text(json.dumps(entries), encoding="utf-8")
     elif bad == "merge-wait":
         env["MERGE_WAIT"] = "30m"
     elif bad == "read-only":
@@ -215,9 +247,11 @@ def test_configs_parse_and_match_tutorial_10(run_script, ai_platform, tutorial):
 def test_page_walk(page_walk, tutorial):
     """The Chinese page in page order: only the download on the login node runs; the run commands are form fields of
     a two-node training job on GPUs (train_multinode.sh runs in the tests above)."""
-    walk = page_walk()
+    walk = page_walk(internet=tutorial_5_online())
     result = walk.run()
-    assert result.output(0).strip().splitlines()[-1] == str(walk.home / "scow-tutorials" / tutorial.folder.name)
+    files = walk.home / "scow-tutorials" / tutorial.folder.name
+    assert result.output(0).strip().splitlines()[-1] == str(files)
+    assert (files / "check_dataset.py").read_bytes() == (other_tutorial(5).folder / "check_dataset.py").read_bytes()
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full-path>": "P"}})
 
 
@@ -225,6 +259,9 @@ def test_page_says_what_the_script_does(tutorial):
     for page in ("index.md", "index.en.md"):
         text = (tutorial.folder / page).read_text(encoding="utf-8")
         for words in ("qwen3_nothink", "quantization_bit=4", "bf16=false fp16=true", "compute_cap",
-                      "rng_state_2.pth", "data_shared_file_system", "HF_DATASETS_CACHE"):
+                      "rng_state_2.pth", "data_shared_file_system", "HF_DATASETS_CACHE", "MERGE_WAIT=3600",
+                      "checkpoint-120", "#err-not-shared", "{{ portal.ai: 分布式训练框架 }}"):
             assert words in text, (page, words)
         assert "doesn't support bf16" not in text and "cutoff_len=512" not in text, page
+        # Issue 22: no distributed-training switch; 分布式训练框架 appears once 节点数 > 1.
+        assert "开启分布式训练" not in text and "turn on distributed training" not in text.lower(), page

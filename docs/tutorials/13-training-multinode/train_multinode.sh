@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tutorial 13: the run command of a distributed training job (作业 → 训练, distributed training on, framework
-# PyTorch). Every node runs it. SCOW starts one container per node and sets MASTER_ADDR, MASTER_PORT, RANK (this
-# node's index) and WORLD_SIZE (the number of nodes, not of processes). Each node trains into its own folder
+# Tutorial 13: the run command of a distributed training job (作业 → 训练, 节点数 2, 分布式训练框架 PyTorch). Every
+# node runs it. SCOW starts one container per node and sets MASTER_ADDR, MASTER_PORT, RANK (this node's index) and
+# WORLD_SIZE (the number of nodes, not of processes). Each node trains into its own folder
 # $WORK_DIR/rank-<RANK>; rank 0 then merges its adapter into the model and prints where the merged model is.
 # The other nodes wait until node 0 reports the merge in $WORK_DIR/rank-0/status (the nodes share WORK_DIR), so
 # that a platform that ends the job when one node ends cannot stop node 0 in the middle of the merge.
@@ -15,7 +15,8 @@ fail() {
 }
 
 for var in MASTER_ADDR MASTER_PORT RANK WORLD_SIZE; do
-    [ -n "${!var:-}" ] || fail "\$$var is not set: create the training job with distributed training on (framework PyTorch)"
+    [ -n "${!var:-}" ] || fail "\$$var is not set: submit the training job with 节点数 (number of nodes) 2" \
+        "and 分布式训练框架 (distributed training framework) PyTorch"
 done
 [[ "$WORLD_SIZE" =~ ^[1-9][0-9]*$ ]] || fail "WORLD_SIZE is '$WORLD_SIZE': the platform should set the number of nodes"
 if ! [[ "$RANK" =~ ^[0-9]+$ ]] || [ "$RANK" -ge "$WORLD_SIZE" ]; then
@@ -32,27 +33,28 @@ if ! mkdir -p "$WORK_DIR/rank-$RANK" 2>/dev/null || [ ! -w "$WORK_DIR/rank-$RANK
     fail "cannot write to $WORK_DIR/rank-$RANK: WORK_DIR must be a folder this job may write to"
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
-# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
-python - "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" <<'PY' || exit 2
-import json, re, sys
-from pathlib import Path
-folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
-names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
-info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
-for name in names.split(","):
-    if name not in info:
-        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
-                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
-    file = folder / info[name].get("file_name", "")
-    if not file.is_file():
-        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
-PY
+# A copy of all this job prints, in the mounted tutorial folder: readable from a login node or the file manager
+# while the job runs and after it ends, whichever way the platform's release shows a job's output.
+log="$here/logs/node-$RANK-$(date +%Y%m%d-%H%M%S).log"
+if mkdir -p "$here/logs" 2>/dev/null && : >>"$log" 2>/dev/null; then
+    exec > >(tee -a "$log") 2> >(tee -a "$log" >&2)
+    echo "log: $log"
+else
+    echo "warning: cannot write to $here/logs, so this job's output is kept nowhere but the platform's log" >&2
+fi
+# The datasets that sft.yaml (or a dataset=... argument) names, their entries in dataset_info.json and their
+# records: checked by Tutorial 5's check_dataset.py, downloaded into this folder.
+if [ -f "$here/check_dataset.py" ]; then
+    python "$here/check_dataset.py" "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" || exit 2
+else
+    echo "warning: $here/check_dataset.py not found, so the dataset is not checked before training:" \
+        "download it from Tutorial 5 into this folder" >&2
+fi
 MERGE_WAIT="${MERGE_WAIT:-1800}"
 [[ "$MERGE_WAIT" =~ ^[1-9][0-9]*$ ]] || fail "MERGE_WAIT is '$MERGE_WAIT': give the seconds to wait for node 0, e.g. MERGE_WAIT=3600"
 if [ -z "${NPROC_PER_NODE:-}" ]; then
     NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
-    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU on node $RANK: give the job 2 GPUs per node"
+    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU on node $RANK: set 单节点GPU卡数 (GPUs per node) to 2"
 fi
 
 adapter_dir="$WORK_DIR/rank-$RANK/lora"
