@@ -10,10 +10,12 @@ recorded scheduler session has the same lines, numbers aside.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,32 @@ def test_fake_csv_has_the_columns_train_py_expects(tutorial, run_script, workdir
                         check=False)
     assert result.returncode == 2 and "Traceback" not in result.output, result.output
     assert "You asked for --device cuda, but PyTorch sees no GPU" in result.output
+
+
+def test_kaggle_zip_and_an_empty_column(run_script, workdir):
+    """--data pointing at the zip the Kaggle command line downloads ends in the unzip command, not a pandas
+    traceback; a numeric column with no value at all is left out and named (not counted among the features, and
+    no raw sklearn warning about it)."""
+    make_csv(run_script, workdir / "train.csv", "--rows", "60")
+    archive = workdir / "house-prices-advanced-regression-techniques.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:  # Kaggle's zip holds four files; pandas reads only one-file zips
+        zipped.write(workdir / "train.csv", "train.csv")
+        zipped.writestr("test.csv", "Id\n1461\n")
+        zipped.writestr("data_description.txt", "MSSubClass: the building class\n")
+    result = run_script("train.py", "--data", archive.name, env=FAST, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output
+    assert "is a zip archive" in result.output and f"unzip -o {archive.name} train.csv" in result.output
+
+    with open(workdir / "train.csv", newline="") as src, open(workdir / "empty.csv", "w", newline="") as dst:
+        rows = csv.DictReader(src)
+        out = csv.DictWriter(dst, rows.fieldnames)
+        out.writeheader()
+        for row in rows:
+            out.writerow({**row, "PoolArea": ""})
+    result = run_script("train.py", "--data", "empty.csv", "--epochs", "1", env=FAST)
+    assert "Note: PoolArea has no value in the training part" in result.stdout, result.output
+    assert "Data: 60 rows, 35 numeric features;" in result.stdout, result.output
+    assert "Warning" not in result.output and "Skipping features" not in result.output, result.output
 
 
 def test_upstream_settings_underfit(run_script, workdir):

@@ -16,6 +16,7 @@ import argparse
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import matplotlib
@@ -111,6 +112,16 @@ def load_csv(path):
         )
     if not path.is_file():
         raise DataError(f"{path} 不是文件（可能是目录）。/ {path} is not a file (perhaps a folder).")
+    if zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path} 是 zip 压缩包（Kaggle 命令行下载的是整个比赛的压缩包），不是 train.csv。先解压出 train.csv：\n"
+            f"    unzip -o {path} train.csv\n"
+            "再用 --data train.csv 运行。\n"
+            f"{path} is a zip archive (the Kaggle command line downloads the whole competition as one zip), "
+            "not train.csv. Unpack train.csv first:\n"
+            f"    unzip -o {path} train.csv\n"
+            "then run with --data train.csv."
+        )
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -153,11 +164,26 @@ def load_csv(path):
 
 
 def prepare_data(df, seed):
-    """Numeric features only; mean imputation and standardisation fitted on the training part."""
+    """Numeric features only; mean imputation and standardisation fitted on the training part.
+
+    Returns the two parts and the names of the features used: a column without a single value in the
+    training part has no mean to fill its gaps with, so it is left out (and the reader is told).
+    """
     features = df[NUMERIC_FEATURES].to_numpy(dtype=np.float64)
     log_price = np.log(df["SalePrice"].to_numpy(dtype=np.float64))
     x_train, x_valid, y_train, y_valid = train_test_split(
         features, log_price, test_size=0.2, random_state=seed)
+
+    empty = np.isnan(x_train).all(axis=0)
+    if empty.any():
+        names = [name for name, gone in zip(NUMERIC_FEATURES, empty) if gone]
+        if empty.all():
+            raise DataError("所有数字列都是空的 / every numeric column is empty: download train.csv again.")
+        print(f"Note: {', '.join(names)} {'has' if len(names) == 1 else 'have'} no value in the training part "
+              f"(only empty cells), so {'it is' if len(names) == 1 else 'they are'} left out. Kaggle's train.csv "
+              "has values in every numeric column: if you did not change the file, download it again.")
+        x_train, x_valid = x_train[:, ~empty], x_valid[:, ~empty]
+    used = [name for name, gone in zip(NUMERIC_FEATURES, empty) if not gone]
 
     # Fill each missing value with the column mean, then scale each column to
     # mean 0 and standard deviation 1. Both steps learn their numbers from the
@@ -165,7 +191,7 @@ def prepare_data(df, seed):
     preprocess = make_pipeline(SimpleImputer(strategy="mean"), StandardScaler())
     x_train = preprocess.fit_transform(x_train)
     x_valid = preprocess.transform(x_valid)
-    return x_train, x_valid, y_train, y_valid
+    return x_train, x_valid, y_train, y_valid, used
 
 
 def choose_device(name):
@@ -222,8 +248,12 @@ def main():
         return 2
 
     torch.manual_seed(args.seed)
-    x_train, x_valid, y_train, y_valid = prepare_data(df, args.seed)
-    print(f"Data: {len(df)} rows, {len(NUMERIC_FEATURES)} numeric features; "
+    try:
+        x_train, x_valid, y_train, y_valid, used = prepare_data(df, args.seed)
+    except DataError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 2
+    print(f"Data: {len(df)} rows, {len(used)} numeric features; "
           f"{len(x_train)} for training, {len(x_valid)} for validation")
 
     # The network learns the log price shifted and scaled to mean 0, std 1 (the
