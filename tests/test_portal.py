@@ -82,3 +82,12 @@ def test_readme_portal_example_links_exist(built):
             assert link["url"].startswith(base)
             path = link["url"][len(base):]
             assert (built.site / path / "index.html").exists(), f"README links to {path}, which is not built"
+
+
+def test_admin_page_warns_about_query_strings_and_names_every_navlinks_file():
+    """Issue 22: SCOW concatenates ?token= (a second '?' when the URL has one); mis.yaml takes navLinks too."""
+    for name in ("portal.md", "portal.en.md"):
+        text = (ROOT / "docs" / "admin" / name).read_text(encoding="utf-8")
+        assert "?lang=en?token=<token>" in text, name
+        for config in ("config/portal.yaml", "config/ai.yaml", "config/mis.yaml", "config/common.yaml"):
+            assert config in text, (name, config)
