@@ -19,12 +19,12 @@ def sacct_table(records: list[dict[str, str]]) -> str:
     """Jobcomp records laid out in sacct's default columns (sacct pads to 10 characters, right-aligned)."""
     columns = ["JobID", "JobName", "Partition", "Account", "AllocCPUS", "State", "ExitCode"]
     widths = [12, 10, 10, 10, 10, 10, 8]
-    lines = [" ".join(c.rjust(w) for c, w in zip(columns, widths)),
+    lines = [" ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)),
              " ".join("-" * w for w in widths)]
     for rec in records:
         values = [rec.get("JobId", ""), rec.get("Name", ""), rec.get("Partition", ""), rec.get("Account", ""),
                   rec.get("ProcCnt", ""), rec.get("JobState", ""), rec.get("ExitCode", "")]
-        lines.append(" ".join(v[:w].rjust(w) if len(v) <= w else v[: w - 1] + "+" for v, w in zip(values, widths)))
+        lines.append(" ".join(v[:w].rjust(w) if len(v) <= w else v[: w - 1] + "+" for v, w in zip(values, widths, strict=True)))
     return "\n".join(lines)
 
 
