@@ -144,11 +144,12 @@ def test_code_blocks_stay_out_of_the_index(built):
         assert not any(d["location"].startswith("errors/") for d in index["docs"]), "the Error index is indexed"
     # What a listing looks like in Material's index, and what lean() keeps of it.
     text = '<p>先看 <code>train.py</code>。</p> train.py<pre><code>import torch\nprint("no node")\n</code></pre>'
-    assert search_split.lean(text) == "先看 <code>train.py</code>。 train.py"
+    assert search_split.lean(text) == "先看 train.py 。 train.py"
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_search_index_is_small(built, lang):
-    size = len(gzip.compress(index_path(built.site, lang).read_bytes(), compresslevel=6, mtime=0))
+    # As served: the build writes a level-9 .gz next to each text file (scow_tutorials.safety.precompress).
+    size = len(gzip.compress(index_path(built.site, lang).read_bytes(), compresslevel=9, mtime=0))
     print(f"search index ({lang}): {size:,} B gzip")
     assert size <= INDEX_MAX_GZIP, f"{lang} search index: {size:,} B gzip > {INDEX_MAX_GZIP:,}"

@@ -11,6 +11,10 @@
    really loads is included; without Chromium the <link>/<script> tags of the HTML are counted instead.
 3. Lighthouse (performance with its default mobile emulation, accessibility, best practices, SEO), from the
    pinned npm package in tools/lighthouse (install: ``cd tools/lighthouse && npm ci``).
+4. The first screen and the length of every tutorial page, per language (tools/page_metrics.py, Chromium at
+   1280x800): y of the first step, card height, page height with every <details> closed, shell blocks that
+   scroll sideways; and the search index's gzip size per language. ``--metrics-only DIR`` prints only these,
+   for an existing build.
 
 The site is built with SITE_URL=http://127.0.0.1:PORT/tutorial/ and served from its parent folder by
 Python's http.server (gzip-compressing text files like a production server; --no-gzip serves them plain), so
@@ -36,6 +40,7 @@ import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import page_metrics  # tools/page_metrics.py
 from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES, ROOT, built_tutorials, mkdocs_build
 
 LIGHTHOUSE_DIR = ROOT / "tools" / "lighthouse"
@@ -212,6 +217,32 @@ def mark(ok: bool | None) -> str:
     return "PASS" if ok else ("FAIL" if ok is not None else "n/a")
 
 
+def index_sizes(site: Path) -> dict[str, int]:
+    """gzip bytes of each language's search index."""
+    found = {}
+    for lang, folder in (("zh", site / "search"), ("en", site / "en" / "search")):
+        index = folder / "search_index.json"
+        if index.is_file():
+            found[lang] = gz(index.read_bytes())
+    return found
+
+
+def print_metrics(site: Path) -> list[dict]:
+    """tools/page_metrics.py's table for every tutorial page of both languages, and the search index sizes."""
+    if not Path(CHROMIUM).is_file():
+        print(f"page metrics: {CHROMIUM} is missing, skipped")
+        return []
+    rows = page_metrics.measure(site)
+    print()
+    print("First screen and length at 1280x800, <details> closed (tools/page_metrics.py):")
+    print(page_metrics.table(rows))
+    sizes = index_sizes(site)
+    print("search index gzip: " + ", ".join(f"{lang} {size:,} B" for lang, size in sizes.items())
+          + " (target <= 100,000 B each)")
+    print(flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="where benchmark.json goes (default build/)")
@@ -221,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="tutorial folder to measure, e.g. 01-house-prices (default: the largest page)")
     parser.add_argument("--no-gzip", action="store_true",
                         help="serve files uncompressed (plain http.server) instead of gzip like a production server")
+    parser.add_argument("--metrics-only", type=Path, metavar="SITE",
+                        help="only the page metrics and search index sizes of an existing build (no build, no Lighthouse)")
     args = parser.parse_args(argv)
+    if args.metrics_only:
+        print_metrics(args.metrics_only)
+        return 0
     with tempfile.TemporaryDirectory(prefix="scow-benchmark-") as tmp:
         root = Path(tmp)
         site = root / SUBPATH
@@ -249,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {CHROMIUM} is missing: page weight counts the HTML's <link>/<script> tags only")
                 weights = weight_static(pages, site, base)
 
+            print_metrics(site)
             scores: dict[str, dict] = {}
             lighthouse_note = None
             if args.no_lighthouse:

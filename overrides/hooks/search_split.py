@@ -6,7 +6,12 @@ overrides/main.html points English pages.
 Code blocks stay out of both indexes (``lean``): script listings (the snippet-included files), recorded outputs
 and commands match almost any query on their words ("no", "node", "name"), bury the troubleshooting entries that
 quote an error, and made most of the index's weight. The headings and prose around a block still find it.
-Pages whose front matter says ``search: {exclude: true}`` (the Error index) are left out by Material."""
+Tags go too, also from titles: the separator does not split at "<", so a heading "`No module named 'x'`" was
+indexed as "<code>no", and "No module named" did not match the entry that quotes it.
+Troubleshooting entries (``#err-…``, issue 23) carry ``boost: 2`` (Material passes a document's boost to lunr): a
+pasted error lands on the entry that quotes it rather than on a page whose long title shares two of its words
+("No module named" and "the training module (several nodes)"); a topic query ("training module") still finds the
+page. Pages whose front matter says ``search: {exclude: true}`` (the Error index) are left out by Material."""
 
 from __future__ import annotations
 
@@ -26,7 +31,10 @@ def on_post_build(config: MkDocsConfig) -> None:
 
 
 PRE_RE = re.compile(r"<pre\b[^>]*>.*?</pre>", re.S)
-BLOCK_TAG_RE = re.compile(r"</?(?:p|ul|ol|li)>")
+BLOCK_TAG_RE = re.compile(r"</?(?:p|ul|ol|li|code)>")
+# The home page's catalog and graph repeat the tutorials' titles and descriptions: search finds the tutorials.
+LEFT_OUT = re.compile(r"^(?:[a-z]{2}/)?#(?:catalog|path)(?:-|$)")
+ENTRY_BOOST = 2
 SPACES_RE = re.compile(r"[ \t\n]{2,}")
 # jieba's word marks (U+200B) next to a character that separates words anyway (mkdocs.yml, search.separator).
 _SEPARATING = r"\s，。、；：？！（）“”‘’《》【】"
@@ -35,7 +43,8 @@ REDUNDANT_ZWSP_RE = re.compile(rf"\u200b(?=[{_SEPARATING}])|(?<=[{_SEPARATING}])
 
 def lean(text: str) -> str:
     """An index entry's text without its code blocks (the ``<pre>`` elements Material keeps in the index), the
-    paragraph and list tags, and the word marks that a separator makes redundant: the same words, lighter."""
+    paragraph, list and code tags, and the word marks that a separator makes redundant: the same words,
+    lighter (the index stays under 100 KB gzip per language)."""
     text = BLOCK_TAG_RE.sub(" ", PRE_RE.sub(" ", text))
     return REDUNDANT_ZWSP_RE.sub("", SPACES_RE.sub(" ", text)).strip()
 
@@ -47,7 +56,11 @@ def split_search_index(root: Path) -> None:
     index = json.loads(index_path.read_text(encoding="utf-8"))
     parts: dict[str, list] = {lang: [] for lang in LANGS}
     for doc in index["docs"]:
-        doc = dict(doc, text=lean(doc["text"]), title=REDUNDANT_ZWSP_RE.sub("", doc["title"]))
+        if LEFT_OUT.match(doc["location"]):
+            continue
+        doc = dict(doc, text=lean(doc["text"]), title=lean(doc["title"]))
+        if "#err-" in doc["location"]:
+            doc["boost"] = ENTRY_BOOST
         lang = next((l for l in LANGS if l != DEFAULT_LANG and doc["location"].startswith(f"{l}/")), DEFAULT_LANG)
         if lang != DEFAULT_LANG:
             doc = dict(doc, location=doc["location"][len(lang) + 1:])
