@@ -154,6 +154,22 @@ def test_paths_templates_and_precision_are_told_right(tutorial, llamafactory, la
     assert "doesn't support bf16" not in page
 
 
+@pytest.mark.parametrize("lang", PAGES)
+def test_the_model_is_exported_to_the_mount_point_the_reader_knows(tutorial, lang):
+    """The app has no terminal and the public release shows no job 详情 (Details): the page adds a mount point whose
+    full path the reader printed in Tutorial 9, exports there, and does not state where saves/ ends up as a fact."""
+    page = (tutorial.folder / PAGES[lang]).read_text(encoding="utf-8")
+    placeholder = {"zh": "<完整路径>", "en": "<full path>"}[lang]
+    form = re.search(r"```portal-form ai-app\n(.*?)```", page, re.S)
+    assert form and re.search(rf"^挂载点: .*`{placeholder}`", form.group(1), re.M), "the app form adds the mount point"
+    assert f"`{placeholder}/merged/scow-identity`" in page
+    assert "详情" not in page and "Details" not in page
+    hedge = {"zh": "本站没有在真实的应用里核对", "en": "was not checked in a real app here"}[lang]
+    assert hedge in page
+    for claim in ("应用结束后就找不到了", "is gone once the app ends"):
+        assert claim not in page
+
+
 def test_says_the_app_is_in_development(tutorial):
     assert "开发中" in (tutorial.folder / "index.md").read_text(encoding="utf-8")
     assert "in development" in (tutorial.folder / "index.en.md").read_text(encoding="utf-8")
