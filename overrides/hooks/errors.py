@@ -30,9 +30,9 @@ ID_RE = re.compile(r"(?:^|\s)#([A-Za-z0-9_-]+)")
 FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
 LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 WORDS = {
-    "zh": {"tutorial": "教程 {n}：{title}", "count": "共 {n} 条，来自 {t} 篇教程。",
+    "zh": {"count": "共 {n} 条，来自 {t} 篇教程。",
            "none": "还没有教程写出带 `err-` 标识的常见问题条目。"},
-    "en": {"tutorial": "{title}", "count": "{n} entries from {t} tutorials.",
+    "en": {"count": "{n} entries from {t} tutorials.",
            "none": "No tutorial has troubleshooting entries with `err-` ids yet."},
 }
 
@@ -91,12 +91,11 @@ def index_markdown(lang: str) -> str:
         page = tutorial.src[lang].split("/")[-1]
         link = f"tutorials/{tutorial.slug}/{page}"
         title = tutorial.meta[lang]["title"]
-        out.append(f"## [{words['tutorial'].format(n=tutorial.number, title=title)}]({link}) "
-                   f"{{#t{tutorial.number:02d}}}\n")
+        out.append(f"## [{title}]({link}) {{#t{tutorial.number:02d}}}\n")
         out += [f"- [{plain(e.heading)}]({link}#{e.id})" for e in found]
         out.append("")
     head = words["count"].format(n=total, t=tutorials) if total else words["none"]
-    return head + "\n\n" + "\n".join(out)
+    return head + '\n\n<div class="error-index" markdown>\n\n' + "\n".join(out) + "\n</div>\n"
 
 
 @event_priority(50)  # before tutorials.py substitutes {{ facts.KEY }} (headings may use facts)
