@@ -217,6 +217,16 @@ def ai_platform(tmp_path) -> dict[str, str]:
             "WORK_DIR": str(work)}
 
 
+@pytest.fixture
+def model_folder(ai_platform) -> Path:
+    """An attached model folder (``SCOW_AI_MODEL_PATH`` of ``ai_platform``) holding only a ``config.json``: enough
+    for a script's "is a model attached?" check, for runs with a stand-in that does not read the model."""
+    folder = Path(ai_platform["SCOW_AI_MODEL_PATH"])
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
 def gpu_present() -> str | None:
     """None when an NVIDIA GPU and its driver answer (``nvidia-smi -L`` lists one), else why not."""
     if shutil.which("nvidia-smi") is None:
