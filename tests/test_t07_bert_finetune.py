@@ -152,6 +152,65 @@ def test_clear_errors(run_script, workdir):
         assert "Traceback" not in output.output
 
 
+BAD_TOKENIZER = """
+import sys
+from transformers import BertTokenizerFast
+folder, kind, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# "tiny": nothing but the special tokens; "foreign": as many tokens as the model has, none of them a word
+# of the pairs.
+words = [] if kind == "tiny" else [f"zz{i}" for i in range(size - len(special))]
+BertTokenizerFast(vocab={token: i for i, token in enumerate(special + words)}).save_pretrained(folder)
+"""
+
+
+def test_a_tokenizer_that_cannot_read_the_pairs_is_refused(run_script, workdir, hub):
+    """A 5-token tokenizer passes the file check and used to train to F1 0 with exit 0; one of the right size
+    that knows none of the words did the same. Both stop before training, naming the folder and the fix."""
+    download(run_script, hub)
+    size = json.loads((workdir / "bert-base-uncased" / "config.json").read_text())["vocab_size"]
+    expected = {"tiny": f"has 5 tokens, but the model's embedding has {size:,} rows",
+                "foreign": "turns 100% of the tokens of the first 96 training pairs into [UNK]"}
+    for kind, words in expected.items():
+        run_script("python", "-c", BAD_TOKENIZER, "bert-base-uncased", kind, str(size))
+        bad = run_script("train.py", "--epochs", "1", *FAST, check=False)
+        assert bad.returncode == 2, (kind, bad.output[-3000:])
+        assert "the tokenizer in bert-base-uncased" in bad.stderr and words in bad.stderr, (kind, bad.stderr)
+        assert "download.py" in bad.stderr and "Traceback" not in bad.output, kind
+        assert "Training:" not in bad.stdout and not (workdir / "bert-mrpc").exists(), kind
+
+
+XET_PROBE = """
+import runpy, sys
+sys.argv = ["download.py", *sys.argv[1:]]
+runpy.run_path("download.py", run_name="__main__")
+from huggingface_hub import constants
+print("Xet disabled:", constants.HF_HUB_DISABLE_XET)
+"""
+
+
+def test_download_through_a_mirror_turns_xet_off(run_script, hub):
+    """With HF_ENDPOINT set (a mirror), download.py sets HF_HUB_DISABLE_XET=1 before huggingface_hub reads it:
+    large files would otherwise take the Xet path straight to Hugging Face's servers."""
+    args = ("--model", str(hub / "bert"), "--dataset", str(hub / "glue"))
+    mirror = run_script("python", "-c", XET_PROBE, *args, env={"HF_ENDPOINT": FACTS["hf_mirror"]})
+    assert "Xet disabled: True" in mirror.stdout and "HF_HUB_DISABLE_XET=1 set" in mirror.stdout, mirror.output
+    direct = run_script("python", "-c", XET_PROBE, *args)
+    assert "Xet disabled: False" in direct.stdout and "HF_HUB_DISABLE_XET" not in direct.stdout, direct.output
+
+
+def test_mirror_blocks_turn_xet_off(tutorial):
+    """Every block that sets a Hugging Face mirror also sets HF_HUB_DISABLE_XET=1, with the wording Tutorial 8
+    uses (large files over Xet would bypass the mirror)."""
+    for lang, why in (("zh", "`HF_HUB_DISABLE_XET=1` 必须和 `HF_ENDPOINT` 一起设置"),
+                      ("en", "`HF_HUB_DISABLE_XET=1` must be set together with `HF_ENDPOINT`")):
+        text = tutorial.page_text(lang)
+        blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+        mirrors = [b for b in blocks if "export HF_ENDPOINT=" in b]
+        assert mirrors and all("export HF_HUB_DISABLE_XET=1" in b for b in mirrors), (lang, mirrors)
+        assert why in text, lang
+
+
 def test_bad_datasets_are_clear_errors(run_script, workdir, hub):
     """Label columns train.py cannot use, and an empty validation split: exit 2 naming the folder and the fix
     (before: AttributeError on .names, an IndexError inside Datasets, or training on hidden -1 labels)."""
@@ -178,16 +237,22 @@ def fake_gpu_run(run_script, capability: str, *args: str, check=True):
 
 def test_precision_follows_compute_capability(run_script, workdir, hub):
     """bf16 only from compute capability 8.0 on; fp16 with a GradScaler below, although torch.cuda.is_bf16_supported()
-    answers True there too (the fake says True everywhere, as a real V100 or T4 does)."""
+    answers True there too (the fake says True everywhere, as a real V100 or T4 does). One whole epoch runs for
+    each precision (7.0: fp16 with the scaler, 8.0: bf16); the other capabilities stop after the setup, where the
+    choice is printed and the scaler made."""
     download(run_script, hub)
     expected = {"7.0": ("Tesla V100-SXM2-32GB", "fp16"), "7.5": ("Tesla T4", "fp16"),
                 "8.0": ("NVIDIA A100-SXM4-80GB", "bf16"), "9.0": ("NVIDIA H100 80GB HBM3", "bf16")}
     for capability, (name, precision) in expected.items():
-        result = fake_gpu_run(run_script, capability)
+        whole = capability in ("7.0", "8.0")
+        result = fake_gpu_run(run_script, capability if whole else f"{capability}:setup")
         scaling = " with loss scaling (GradScaler)" if precision == "fp16" else ""
         line = f"Device: cuda ({name}, compute capability {capability}), precision {precision}{scaling}"
         assert line in result.stdout.splitlines(), (capability, result.stdout)
         assert f"fake-gpu: GradScaler enabled={precision == 'fp16'}" in result.stdout, capability
+        if not whole:
+            assert "fake-gpu: stopped before training" in result.stdout, capability
+            continue
         check_epochs(result.stdout, 1)
         metrics = json.loads((workdir / "bert-mrpc" / "metrics.json").read_text())
         assert metrics["precision"] == precision, capability
@@ -196,7 +261,7 @@ def test_precision_follows_compute_capability(run_script, workdir, hub):
     assert forced.returncode == 2 and "--precision bf16: this GPU has compute capability 7.0" in forced.stderr
     assert "Traceback" not in forced.output
     # fp16 chosen by hand on an A100 works too (with the scaler).
-    manual = fake_gpu_run(run_script, "8.0", "--precision", "fp16")
+    manual = fake_gpu_run(run_script, "8.0:setup", "--precision", "fp16")
     assert "precision fp16 with loss scaling (GradScaler)" in manual.stdout
 
 
@@ -283,17 +348,17 @@ def test_page_walk(page_walk, slurm, tutorial, run_script, hub):
     def downloaded():
         run_script("download.py", "--model", str(hub / "bert"), "--dataset", str(hub / "glue"), cwd=folder)
 
-    walk.after = {1: downloaded, 7: walk.wait_for_jobs}
+    walk.after = {1: downloaded, 8: walk.wait_for_jobs}
     result = walk.run()
-    assert result.run_count == 7
-    trained = result.output(4)
+    assert result.run_count == 8
+    trained = result.output(5)
     assert "Device: cpu (CPU), precision fp32" in trained and "Model and tokenizer saved to bert-mrpc" in trained
     check_epochs(trained, 3)
-    assert result.output(5).strip() == f"#SBATCH -p {slurm.partition}"
-    assert re.search(r"^Submitted batch job \d+$", result.output(7), re.M), result.output(7)
-    job = result.output(8)
+    assert result.output(6).strip() == f"#SBATCH -p {slurm.partition}"
+    assert re.search(r"^Submitted batch job \d+$", result.output(8), re.M), result.output(8)
+    job = result.output(9)
     assert f"Python: {walk.home}/miniconda3/envs/torch/bin/python" in job and "Finished" in job, job
-    assert PREDICTION.search(result.output(9)), result.output(9)
+    assert PREDICTION.search(result.output(10)), result.output(10)
     page_walk.same_blocks("en", typed={"zh": {"<分区名>": "gpu"}, "en": {"<partition name>": "gpu"}})
 
 

@@ -8,6 +8,7 @@ train.py then reads these two folders without any network access.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def no_network(what: str, exc: Exception) -> None:
     fail(f"could not download {what}: {type(exc).__name__}: {exc}\n"
          "Run download.py on the login/data node (it has internet access; compute nodes and VSCode apps "
          "usually do not), with HF_HUB_OFFLINE unset. If huggingface.co cannot be reached from your cluster, "
-         "set a mirror first, e.g. export HF_ENDPOINT=https://hf-mirror.com")
+         "set a mirror first, e.g. export HF_ENDPOINT=https://hf-mirror.com (download.py then also sets "
+         "HF_HUB_DISABLE_XET=1)")
 
 
 def main() -> None:
@@ -34,6 +36,12 @@ def main() -> None:
     parser.add_argument("--config", default="mrpc", help="the GLUE task (default mrpc)")
     parser.add_argument("--out", type=Path, default=Path("."), help="where to create the two folders")
     args = parser.parse_args()
+
+    if os.environ.get("HF_ENDPOINT") and "HF_HUB_DISABLE_XET" not in os.environ:
+        # Through a mirror, large files must not take the Xet path: it goes to Hugging Face's own servers and
+        # hangs where huggingface.co cannot be reached. Set before huggingface_hub is imported (it reads it once).
+        os.environ["HF_HUB_DISABLE_XET"] = "1"
+        print(f"Downloading through {os.environ['HF_ENDPOINT']} (HF_HUB_DISABLE_XET=1 set)", flush=True)
 
     from datasets import load_dataset
     from transformers import AutoModel, AutoTokenizer

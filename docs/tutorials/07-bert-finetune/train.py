@@ -50,6 +50,10 @@ def parse_args() -> argparse.Namespace:
 # vocab.txt. Without them Transformers 5 builds an empty tokenizer without a word of warning, and every word
 # becomes [UNK]: training would run and learn nothing.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+# The loaded tokenizer is tried on the first training pairs: the model's own tokenizer knows nearly every word
+# (WordPiece splits rare words into known pieces), so more than a fifth [UNK] means a wrong tokenizer.
+UNK_SAMPLE = 100
+UNK_LIMIT = 0.2
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -66,6 +70,27 @@ def check_inputs(args: argparse.Namespace) -> None:
              f"a model without its tokenizer. {hint}")
     if not (args.data / "dataset_dict.json").is_file():
         fail(f"no saved dataset in {args.data} (dataset_dict.json not found). {hint}")
+
+
+def check_tokenizer(tokenizer, vocab_size: int, data, folder: Path) -> None:
+    """A tokenizer that cannot read the sentences turns them into [UNK] and training learns nothing (F1 0)
+    without any error: compare its size with the model's and try it on the first training pairs."""
+    fix = (f"The tokenizer in {folder} does not belong to this model: run python download.py again on the "
+           "login/data node (it saves the model together with its own tokenizer).")
+    if len(tokenizer) < vocab_size // 2 or len(tokenizer) > vocab_size:
+        fail(f"the tokenizer in {folder} has {len(tokenizer):,} tokens, but the model's embedding has "
+             f"{vocab_size:,} rows. {fix}")
+    unk = tokenizer.unk_token_id
+    if unk is None:
+        return
+    first = data["train"].select(range(min(UNK_SAMPLE, len(data["train"]))))
+    special = set(tokenizer.all_special_ids) - {unk}
+    ids = [i for row in tokenizer(list(first["sentence1"]), list(first["sentence2"]))["input_ids"] for i in row
+           if i not in special]
+    share = ids.count(unk) / max(len(ids), 1)
+    if share > UNK_LIMIT:
+        fail(f"the tokenizer in {folder} turns {share:.0%} of the tokens of the first {len(first)} training "
+             f"pairs into {tokenizer.unk_token} (unknown). {fix}")
 
 
 def load_saved_data(folder: Path):
@@ -116,8 +141,8 @@ def main() -> None:
     import torch
     from sklearn.metrics import accuracy_score, f1_score
     from torch.utils.data import DataLoader
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              get_linear_schedule_with_warmup)
+    from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,
+                              DataCollatorWithPadding, get_linear_schedule_with_warmup)
     from datasets.utils.logging import disable_progress_bar as quiet_datasets
     from transformers.utils.logging import disable_progress_bar as quiet_transformers
 
@@ -160,6 +185,8 @@ def main() -> None:
     check_data(data, args.data)
     labels = data["train"].features["label"].names  # ['not_equivalent', 'equivalent']
     tokenizer = AutoTokenizer.from_pretrained(args.model, local_files_only=True)
+    check_tokenizer(tokenizer, AutoConfig.from_pretrained(args.model, local_files_only=True).vocab_size, data,
+                    args.model)
 
     def tokenize(batch):
         return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=args.max_length)
