@@ -326,9 +326,9 @@ def test_llamafactory_agrees_with_check_dataset(tmp_path):
     home.mkdir()
     result = subprocess.run([str(env / "bin" / "python"), str(FIXTURES / "t05_llamafactory_verdicts.py"),
                              str(tmp_path / "cases.json")], capture_output=True, text=True, timeout=900,
-                            env=isolated_env(home, env / "bin", None))
+                            env=isolated_env(home, env / "bin", None), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    verdicts = dict(zip(DATASET_CASES, json.loads(result.stdout.strip().splitlines()[-1])))
+    verdicts = dict(zip(DATASET_CASES, json.loads(result.stdout.strip().splitlines()[-1]), strict=True))
     for case, verdict in verdicts.items():
         assert verdict["ok"] == (DATASET_CASES[case][2] is None), (case, verdict)
     assert verdicts["published"]["count"] == len(records(other_tutorial(5).folder))

@@ -58,7 +58,8 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         text = data[:exc.start].decode("utf-8", "replace")
         raise Problem(f"{where(path, text, len(text))}: the file is not UTF-8 (byte 0x{data[exc.start]:02x}); "
-                      "save it as UTF-8 (in VSCode: the encoding in the status bar -> Save with Encoding -> UTF-8)")
+                      "save it as UTF-8 (in VSCode: the encoding in the status bar -> Save with Encoding -> UTF-8)"
+                      ) from None
 
 
 def json_hint(message: str) -> str:
