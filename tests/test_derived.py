@@ -54,3 +54,18 @@ def test_readme_tables_are_rewritten_in_place():
     assert broken != readme
     assert derived.readme(broken) == derived.readme(readme)
     assert "`number`" in derived.section_re("fields-table").search(derived.readme(broken)).group(2)
+
+
+def test_requirement_comments_name_the_pinned_versions():
+    """A comment in a requirements.txt that names one of the file's own packages with a version names its pin
+    ("installs beside torch 2.14.1"), so bumping a pin without the comment fails here."""
+    stale = []
+    for folder in sorted((derived.ROOT / "docs" / "tutorials").glob("*/requirements.txt")):
+        text = folder.read_text(encoding="utf-8")
+        pinned = derived.pins(text)
+        comments = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+        for name, version in re.findall(r"(?<![\w.-])([A-Za-z][\w.-]*) (\d+(?:\.\d+)+)\b", comments):
+            if name.lower() in pinned and pinned[name.lower()] != version:
+                stale.append(f"{folder.relative_to(derived.ROOT)}: a comment names {name} {version}, the pin is "
+                             f"{pinned[name.lower()]}")
+    assert not stale, stale
