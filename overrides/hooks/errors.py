@@ -31,9 +31,10 @@ FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
 LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 WORDS = {
     "zh": {"count": "共 {n} 条，来自 {t} 篇教程。",
-           "none": "还没有教程写出带 `err-` 标识的常见问题条目。"},
+           "none": "还没有教程写出带 `err-` 标识的常见问题条目。", "empty": "本篇的常见问题还没有中文条目。"},
     "en": {"count": "{n} entries from {t} tutorials.",
-           "none": "No tutorial has troubleshooting entries with `err-` ids yet."},
+           "none": "No tutorial has troubleshooting entries with `err-` ids yet.",
+           "empty": "This tutorial's troubleshooting entries are not translated yet."},
 }
 
 
@@ -80,11 +81,13 @@ def plain(heading: str) -> str:
 
 
 def index_markdown(lang: str) -> str:
+    """Every tutorial with entries (in either language, so both pages have the same sections) and its entries
+    in this language."""
     words = WORDS[lang]
     out, total, tutorials = [], 0, 0
     for tutorial in registry.current().values():
         found = entries(tutorial.page_text(lang))
-        if not found:
+        if not found and not any(entries(tutorial.page_text(other)) for other in registry.LANGS if other != lang):
             continue
         tutorials += 1
         total += len(found)
@@ -92,7 +95,7 @@ def index_markdown(lang: str) -> str:
         link = f"tutorials/{tutorial.slug}/{page}"
         title = tutorial.meta[lang]["title"]
         out.append(f"## [{title}]({link}) {{#t{tutorial.number:02d}}}\n")
-        out += [f"- [{plain(e.heading)}]({link}#{e.id})" for e in found]
+        out += [f"- [{plain(e.heading)}]({link}#{e.id})" for e in found] or [f"- {words['empty']}"]
         out.append("")
     head = words["count"].format(n=total, t=tutorials) if total else words["none"]
     return head + '\n\n<div class="error-index" markdown>\n\n' + "\n".join(out) + "\n</div>\n"
