@@ -1,8 +1,10 @@
 """Browser tests: the built site, served by nginx with deploy/nginx/*.conf under /tutorial/, driven by Debian's
 Chromium through Playwright.
 
-One session: one build (SITE_URL=http://127.0.0.1:<port>/tutorial/), one nginx, one browser, and one crawl that
-opens every page of both languages once (requests, console, axe in both palettes); the tests read the crawl.
+One session: one build (SITE_URL=http://127.0.0.1:<port>/tutorial/), one nginx (the shipped recipe, so every
+answer carries the build's Content-Security-Policy), one browser, and one crawl that opens every page of both
+languages once (requests, console, axe in both palettes); the tests read the crawl.  Any CSP violation in any
+browser context fails the test during which it happened (no_csp_violation).
 Without /usr/bin/chromium or nginx the tests are skipped (failed when CI=true).
 """
 
@@ -11,30 +13,26 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import shutil
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from scow_tutorials import nginx
 from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, mkdocs_build
 from conftest import require_tool  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX_DIR = ROOT / "deploy" / "nginx"
-PREFIX = "/tutorial/"
+NGINX_DIR = nginx.NGINX_DIR
+PREFIX = nginx.PREFIX
 INSTALL_HINT = "sudo apt-get install chromium nginx fonts-wqy-microhei"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Placeholders in deploy/nginx/tutorial.conf that the test replaces (the lines marked "EDIT").
-CONF_SITE = "/srv/tutorial-scow/site/"
-CONF_LOG = "/var/log/nginx/tutorial-scow.access.log"
 
 
 def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+    return nginx.binary()
 
 
 def free_port() -> int:
@@ -101,43 +99,23 @@ class Server:
             conn.close()
 
 
+# What an administrator adds to tutorial-headers.conf for the host (its comment says so): the tests check that
+# it reaches every answer, which a server-level add_header would not.
+HOST_HEADER = 'add_header Strict-Transport-Security "max-age=31536000" always;'
+
+
 def nginx_conf(tmp: Path, port: int, site: Path, access_log: Path) -> Path:
-    server_conf = (NGINX_DIR / "tutorial.conf").read_text(encoding="utf-8")
-    assert CONF_SITE in server_conf and CONF_LOG in server_conf, "tutorial.conf lost its EDIT placeholders"
-    server_conf = server_conf.replace(CONF_SITE, f"{site}/").replace(CONF_LOG, str(access_log))
-    (tmp / "tutorial.conf").write_text(server_conf, encoding="utf-8")
-    mime = Path("/etc/nginx/mime.types")
-    # nginx as root starts its workers as another user, who could not read pytest's private tmp folders.
-    user = "user root;" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"    {kind}_temp_path {tmp / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf = tmp / "nginx.conf"
-    conf.write_text(f"""{user}
-daemon off;
-worker_processes 1;
-pid {tmp / 'nginx.pid'};
-error_log {tmp / 'error.log'} info;
-events {{ worker_connections 256; }}
-http {{
-    {'include ' + str(mime) + ';' if mime.exists() else 'types { text/html html; text/css css; application/javascript js; application/json json; image/svg+xml svg; }'}
-    default_type application/octet-stream;
-{temp}
-    access_log {tmp / 'other-access.log'};
-    include {NGINX_DIR / 'http-level.conf'};
-    server {{
-        listen 127.0.0.1:{port};
-        server_name localhost;
-        include {tmp / 'tutorial.conf'};
-    }}
-}}
-""", encoding="utf-8")
+    """The shipped recipe (deploy/nginx/) with its EDIT lines filled in, and the host's HSTS line added where
+    tutorial-headers.conf tells administrators to add their own headers."""
+    conf = nginx.write_config(tmp, port, site, access_log)
+    headers = tmp / "tutorial-headers.conf"
+    headers.write_text(headers.read_text(encoding="utf-8") + HOST_HEADER + "\n", encoding="utf-8")
     return conf
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
-    nginx = nginx_binary()
-    require_tool(nginx is not None, "nginx", INSTALL_HINT)
+    require_tool(nginx_binary() is not None, "nginx", INSTALL_HINT)
     require_tool(os.access(CHROMIUM, os.X_OK), CHROMIUM, INSTALL_HINT)
     port = free_port()
     site = tmp_path_factory.mktemp("browser-site")
@@ -148,30 +126,15 @@ def server(tmp_path_factory) -> Server:
     tmp = tmp_path_factory.mktemp("nginx")
     access_log = tmp / "tutorial-access.log"
     conf = nginx_conf(tmp, port, site, access_log)
-    proc = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        proc = nginx.start(conf, port)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     srv = Server(port, site, access_log, tmp / "error.log", discover_pages(site))
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("nginx did not start:\n" + proc.stderr.read().decode(errors="replace"), pytrace=False)
-            try:
-                if srv.get(PREFIX)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("nginx did not answer within 15 s", pytrace=False)
-            time.sleep(0.1)
         yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        nginx.stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -182,9 +145,70 @@ def pages(server) -> list[Page]:
     return server.pages
 
 
+# Every page runs under the Content-Security-Policy the build generated (security-headers.conf, sent by the
+# recipe).  Each browser context reports every violation (the securitypolicyviolation event) here; a test
+# during which one happened fails (no_csp_violation), whichever context or test module it came from.
+CSP_VIOLATIONS: list[str] = []
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", e => {
+  window.__scowCspViolation(`${e.effectiveDirective} refused ${e.blockedURI || "inline code"} in ${e.sourceFile}`
+                            + `:${e.lineNumber} (${e.sample || "no sample"})`);
+});"""
+
+
+def csp_safe_wait_for_function(page) -> None:
+    """Playwright's wait_for_function compiles its predicate with eval() inside the page, which the policy
+    (no 'unsafe-eval') refuses; page.evaluate goes through the DevTools protocol and is not affected. So the
+    pages of the browser tests poll with page.evaluate instead (same arguments, truthy value returned)."""
+    def wait_for_function(expression: str, *, arg=None, timeout: float | None = None, polling=None):
+        text = expression.strip()
+        is_function = re.match(r"^(async\s+)?(function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)", text)
+        call = text if is_function else f"() => ({text})"
+        interval = polling / 1000 if isinstance(polling, (int, float)) else 0.05
+        deadline = time.monotonic() + (timeout if timeout is not None else 30_000) / 1000
+        while True:
+            value = page.evaluate(call, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"wait_for_function: {expression!r} still false after the timeout")
+            time.sleep(interval)
+
+    page.wait_for_function = wait_for_function
+
+
+def watch_csp(ctx) -> None:
+    ctx.expose_binding("__scowCspViolation", lambda source, text: CSP_VIOLATIONS.append(f"{source['page'].url}: {text}"))
+    ctx.add_init_script(CSP_LISTENER)
+    new_page = ctx.new_page
+
+    def new_csp_safe_page(*args, **kwargs):
+        page = new_page(*args, **kwargs)
+        csp_safe_wait_for_function(page)
+        return page
+
+    ctx.new_page = new_csp_safe_page
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation():
+    before = len(CSP_VIOLATIONS)
+    yield
+    found = CSP_VIOLATIONS[before:]
+    if found:
+        pytest.fail(f"{len(found)} Content-Security-Policy violations:\n  " + "\n  ".join(found[:20]), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def browser(server, playwright):
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    new_context = b.new_context
+
+    def watched_context(*args, **kwargs):
+        ctx = new_context(*args, **kwargs)
+        watch_csp(ctx)
+        return ctx
+
+    b.new_context = watched_context   # every context of every browser test, also those made in test modules
     try:
         yield b
     finally:
@@ -334,7 +358,9 @@ def crawl(browser, server, pages) -> Crawl:
                 "a.md-select__link[hreflang]",
                 "els => Object.fromEntries(els.map(a => [a.hreflang, new URL(a.href).pathname]))")
 
-            pg.add_style_tag(content=NO_TRANSITIONS)
+            # A constructed style sheet: the CSP (style-src 'self') refuses an injected <style> element.
+            pg.evaluate("css => { const s = new CSSStyleSheet(); s.replaceSync(css); "
+                        "document.adoptedStyleSheets = [...document.adoptedStyleSheets, s]; }", NO_TRANSITIONS)
             pg.evaluate(axe_script)
             whole = whole_pages[p.lang] > 0
             whole_pages[p.lang] -= 1

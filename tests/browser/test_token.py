@@ -103,3 +103,27 @@ def test_access_log_keeps_no_query_string(context, server):
     assert f'"{server.url(PREFIX)}"' in log, "the Referer (without its query) is not recorded"
     assert SECRET not in log and "?" not in log, [line for line in lines if SECRET in line or "?" in line][:3]
     assert SECRET not in server.error_log.read_text(encoding="utf-8"), "token in nginx's error log"
+
+
+@pytest.mark.parametrize("path", [PREFIX + "tutorials/", PREFIX + "no-such-page/"])
+def test_404_page_scrubs_the_token_and_works(context, server, path):
+    """A folder without index.html and a missing page answer with the site's 404 page (under the CSP): the
+    token leaves the address bar, the page has its header and search, and nginx's logs keep no token."""
+    page, requests = open_with_token(context, server.url(path + f"?token={SECRET}"))
+    assert page.url == server.url(path), page.url
+    page.wait_for_load_state("load")
+    assert page.locator("header.md-header").count() == 1
+    page.keyboard.press("/")   # Material's shortcut: opens the search and focuses the input
+    box, results = page.locator("input.md-search__input"), page.locator("a.md-search-result__link")
+    for _ in range(20):   # a query typed before the worker has its index is dropped: retype it
+        box.fill("PyTorch")
+        box.press("End")
+        try:
+            results.first.wait_for(state="visible", timeout=500)
+            break
+        except Exception:
+            box.fill("")
+    assert results.count(), "no search results on the 404 page"
+    assert_token_not_sent(requests)
+    assert SECRET not in server.error_log.read_text(encoding="utf-8")
+    assert SECRET not in server.access_log.read_text(encoding="utf-8")
