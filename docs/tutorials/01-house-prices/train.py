@@ -199,7 +199,7 @@ def choose_device(name):
         name = "cuda" if torch.cuda.is_available() else "cpu"
     elif name == "cuda" and not torch.cuda.is_available():
         raise DataError(
-            "你要求使用 GPU（--device cuda），但 PyTorch 看不到 GPU。请在申请了加速卡的交互式应用或作业里运行，\n"
+            "你要求使用 GPU（--device cuda），但 PyTorch 看不到 GPU。请在申请了 GPU 的交互式应用或作业里运行，\n"
             "用 nvidia-smi 检查，或改用 --device cpu。\n"
             "You asked for --device cuda, but PyTorch sees no GPU. Run inside an app or job that holds a GPU,\n"
             "check with nvidia-smi, or use --device cpu."
