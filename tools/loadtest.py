@@ -37,11 +37,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, whether the server closes the connection: nginx does after keepalive_requests answers)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = None
-    chunked = False
+    chunked = close = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
@@ -49,6 +50,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(value)
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+        elif name == b"connection" and b"close" in value.lower():
+            close = True
     if chunked:
         while True:
             size = int((await reader.readline()).split(b";")[0], 16)
@@ -57,7 +60,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
                 break
     elif length:
         await reader.readexactly(length)
-    return status
+    return status, close
 
 
 async def _connection(port: int, path: str, until: float, latencies: list[float], errors: list[str],
@@ -71,10 +74,13 @@ async def _connection(port: int, path: str, until: float, latencies: list[float]
                 reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
             start = time.monotonic()
             writer.write(request)
-            status = await asyncio.wait_for(_read_response(reader), timeout)
+            status, close = await asyncio.wait_for(_read_response(reader), timeout)
             latencies.append(time.monotonic() - start)
             if status != 200:
                 errors.append(f"HTTP {status}")
+            if close:
+                writer.close()
+                reader = writer = None
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             errors.append(type(exc).__name__)
             if writer is not None:
@@ -93,7 +99,8 @@ async def _run(port: int, path: str, seconds: float, connections: int, timeout: 
     elapsed = time.monotonic() - start
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
-    return {"requests": len(latencies), "errors": len(errors), "seconds": round(elapsed, 2),
+    kinds = {kind: errors.count(kind) for kind in sorted(set(errors))}
+    return {"requests": len(latencies), "errors": len(errors), "error_kinds": kinds, "seconds": round(elapsed, 2),
             "req_per_s": round(len(latencies) / elapsed, 1), "p99_ms": round(p99 * 1000, 1)}
 
 
