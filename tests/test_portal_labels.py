@@ -136,3 +136,8 @@ def test_files_url_of_another_tutorial():
     assert out == f"wget https://hpc.example.edu.cn/tutorial/tutorials/{five}/x.py"
     with pytest.raises(FrontMatterError, match="there is no tutorial 98"):
         substitute("{{ files_url.98 }}", config, "index.md", "docs/t.md")
+
+
+def test_english_gloss_is_not_repeated_when_nothing_translates():
+    en = _render("{{ portal.hpc: Shell > <cluster> > <login node> }}", "en")
+    assert en == "**Shell → &lt;cluster&gt; → &lt;login node&gt;** (in newer releases **Shell** is **登录集群**)"

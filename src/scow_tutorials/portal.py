@@ -141,6 +141,8 @@ class Renderer:
             return bold + extra
         gloss = " → ".join(self.esc(s) if CHOICE_RE.match(s) else self.labels.english(platform, s, override)
                            for s in segments)
+        if gloss == " → ".join(self.esc(s) for s in segments):  # nothing to translate (Shell, VSCode, <cluster>)
+            return f"{bold} ({extra[2:]})" if extra else bold
         return f"{bold} ({gloss}{extra})"
 
     def step(self, match: re.Match) -> str:
