@@ -153,3 +153,21 @@ def test_precompressed_files_are_sent_as_built(server, rel):
 def test_downloads_are_utf8_text(server):
     status, headers, _ = server.get(PREFIX + "tutorials/01-house-prices/train.py")
     assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8", dict(headers)
+
+
+def test_the_browser_enforces_the_generated_csp(page, server):
+    """The policy is in force in Chromium and the harness sees its violations: an injected inline script is
+    refused and reported (and then taken off the list, so that this test does not fail for it)."""
+    from . import conftest
+
+    page.goto(server.url(PREFIX + "tutorials/01-house-prices/?token=SECRET"))
+    assert page.url == server.url(PREFIX + "tutorials/01-house-prices/"), "the hashed token scrub did not run"
+    assert page.evaluate("typeof __md_get") == "function", "docs/assets/site.js did not run"
+    before = len(conftest.CSP_VIOLATIONS)
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.__injected = 1';"
+                  " document.head.appendChild(s); }")
+    page.wait_for_timeout(300)
+    found = conftest.CSP_VIOLATIONS[before:]
+    del conftest.CSP_VIOLATIONS[before:]
+    assert page.evaluate("window.__injected === undefined"), "an inline script without a hash ran"
+    assert len(found) == 1 and "script-src" in found[0], found
