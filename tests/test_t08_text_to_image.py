@@ -13,11 +13,12 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from mkdocs.config import load_config
-from tutorial_fixtures import ROOT, record_or_compare
+from tutorial_fixtures import ROOT, isolated_env, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -36,15 +37,29 @@ def describe(run_script, *pngs: Path) -> dict:
     return {Path(k).name: v for k, v in json.loads(result.stdout).items()}
 
 
-def tiny_model(run_script, tmp_path) -> Path:
-    model = tmp_path / "sd3-tiny"
-    built = json.loads(run_script(str(FIXTURES / "t08_tiny_sd3.py"), str(model)).stdout)
+@pytest.fixture(scope="module")
+def built_sd3(tutorial, tmp_path_factory) -> Path:
+    """The tiny SD3 pipeline, built once for the module (a few seconds of imports saved per test); tests that
+    change it work on their own copy (tiny_model)."""
+    out = tmp_path_factory.mktemp("t08-model")
+    home = out / "home"
+    home.mkdir()
+    result = subprocess.run([str(tutorial.python), str(FIXTURES / "t08_tiny_sd3.py"), str(out / "sd3-tiny")],
+                            check=True, capture_output=True, text=True, timeout=600,
+                            env=isolated_env(home, tutorial.env / "bin", None))
+    built = json.loads(result.stdout)
     assert "model_index.json" in built["files"] and "text_encoder_3/config.json" in built["files"]
+    return out / "sd3-tiny"
+
+
+def tiny_model(built_sd3: Path, tmp_path) -> Path:
+    model = tmp_path / "sd3-tiny"
+    shutil.copytree(built_sd3, model)
     return model
 
 
-def test_generates_reproducible_images_with_their_settings(run_script, workdir, tmp_path):
-    model = tiny_model(run_script, tmp_path)
+def test_generates_reproducible_images_with_their_settings(run_script, workdir, tmp_path, built_sd3):
+    model = tiny_model(built_sd3, tmp_path)
 
     first = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, "--negative-prompt", NEGATIVE,
                        "--seed", "42", "--num-images", "2", "--output", "first", *TINY)
@@ -138,10 +153,10 @@ def test_requirements_cover_the_imports(tutorial):
 
 
 @pytest.mark.parametrize("capability, dtype", [("7.0", "fp16"), ("7.5", "fp16"), ("8.0", "bf16"), ("9.0", "bf16")])
-def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, capability, dtype):
+def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, built_sd3, capability, dtype):
     """bf16 only where the GPU runs it natively (8.0+), although the fake, like the real
     torch.cuda.is_bf16_supported(), says True on a V100 (7.0) and a T4 (7.5) too."""
-    model = tiny_model(run_script, tmp_path)
+    model = tiny_model(built_sd3, tmp_path)
     run = run_script(str(FIXTURES / "t08_fake_cuda.py"), capability, "--model", str(model), "--prompt", PROMPT,
                      "--seed", "1", "--steps", "1", "--width", "32", "--height", "32")
     device = next(line for line in run.stdout.splitlines() if line.startswith("Device:"))
@@ -157,8 +172,8 @@ def test_dtype_follows_the_compute_capability(run_script, workdir, tmp_path, cap
         assert "--dtype fp16" in forced.stderr and "Traceback" not in forced.output
 
 
-def test_bad_prompts_and_output_stop_before_loading(run_script, workdir, tmp_path):
-    model = tiny_model(run_script, tmp_path)
+def test_bad_prompts_and_output_stop_before_loading(run_script, workdir, tmp_path, built_sd3):
+    model = tiny_model(built_sd3, tmp_path)
     for prompt in ("", "  "):
         empty = run_script("generate.py", "--model", str(model), "--prompt", prompt, *TINY, check=False)
         assert empty.returncode == 2 and "--prompt is empty" in empty.stderr, empty.output
@@ -178,11 +193,28 @@ def test_bad_prompts_and_output_stop_before_loading(run_script, workdir, tmp_pat
         assert "Model:" not in clash.stdout and "Traceback" not in clash.output
 
 
+def test_sizes_beyond_the_position_embedding_stop_before_loading(run_script, built_sd3):
+    """--width/--height above pos_embed_max_size x patch_size x the VAE's factor (96 x 1 x 1 for the tiny model,
+    read from its configs) stop before the model loads; diffusers used to fail only at the first step."""
+    config = json.loads((built_sd3 / "transformer" / "config.json").read_text())
+    assert (config["pos_embed_max_size"], config["patch_size"]) == (96, 1)
+    for option, other in (("--width", "--height"), ("--height", "--width")):
+        big = run_script("generate.py", "--model", str(built_sd3), "--prompt", PROMPT, *TINY, option, "112",
+                         other, "32", check=False)
+        assert big.returncode == 2, big.output
+        assert f"{option} 112: this model takes at most 96 pixels per side" in big.stderr, big.stderr
+        assert "pos_embed_max_size 96 x patch_size 1" in big.stderr
+        assert "Model:" not in big.stdout and "Traceback" not in big.output
+    edge = run_script("generate.py", "--model", str(built_sd3), "--prompt", PROMPT, *TINY, "--width", "96",
+                      "--output", "edge")
+    assert "Done: 1 image(s)" in edge.stdout and "_32x32" not in edge.stdout and "96x32" in edge.stdout
+
+
 @pytest.mark.parametrize("part", ["tokenizer", "tokenizer_3"])
-def test_missing_tokenizer_files_are_named(run_script, tmp_path, part):
+def test_missing_tokenizer_files_are_named(run_script, tmp_path, built_sd3, part):
     """transformers 5 builds an empty tokenizer when its files are missing, and the image comes from
     meaningless ids: the script must stop first and name the subfolder."""
-    model = tiny_model(run_script, tmp_path)
+    model = tiny_model(built_sd3, tmp_path)
     (model / part / "tokenizer.json").unlink()
     bad = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, *TINY, check=False)
     assert bad.returncode == 2, bad.output
@@ -242,9 +274,9 @@ def test_recorded_outputs_on_the_page(run_script, workdir, tutorial):
 
 
 @pytest.mark.gpu
-def test_on_cuda_the_dtype_matches_the_compute_capability(run_script, workdir, tmp_path):
+def test_on_cuda_the_dtype_matches_the_compute_capability(run_script, workdir, tmp_path, built_sd3):
     """On a real GPU: the tiny pipeline runs on CUDA, in bf16 from compute capability 8.0 on, else fp16."""
-    model = tiny_model(run_script, tmp_path)
+    model = tiny_model(built_sd3, tmp_path)
     probe = run_script("python", "-c", "import torch; print(*torch.cuda.get_device_capability(0))", gpu=True)
     major, minor = map(int, probe.stdout.split())
     run = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, "--seed", "1", "--steps", "2",
@@ -259,11 +291,11 @@ def test_on_cuda_the_dtype_matches_the_compute_capability(run_script, workdir, t
 CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
 
 
-def test_page_walk(page_walk, run_script, tmp_path):
+def test_page_walk(page_walk, run_script, tmp_path, built_sd3):
     """The page's blocks in page order on the login node: files, packages in Tutorial 0's conda environment, the
     download through the Hugging Face mirror (token typed at `read -rs`) and from ModelScope (stand-ins that hand
     out the tiny pipeline), the check; then the compute node's shell. Generating needs a GPU torch can use."""
-    tiny = tiny_model(run_script, tmp_path)
+    tiny = tiny_model(built_sd3, tmp_path)
     walk = page_walk(models={SD3: tiny},
                      stdin={5: "hf_not_a_real_token\n"}, env={"login": dict(CA_BUNDLE)})
     walk.install_conda()
@@ -271,7 +303,7 @@ def test_page_walk(page_walk, run_script, tmp_path):
     assert result.run_count == 7
     downloads = (walk.record / "downloads.log").read_text()
     assert f"hf download {SD3} --local-dir" in downloads
-    assert f"modelscope download --model {SD3} --local_dir" in downloads
+    assert f"modelscope download {SD3} --local-dir" in downloads
     listed = result.output(7).split()
     assert "model_index.json" in listed and "tokenizer_3" in listed and "tokenizer.json" in listed
     compute = result.output(8)
@@ -290,3 +322,10 @@ def test_mirror_downloads_turn_xet_off(tutorial):
         assert mirrored, f"{lang}: no download through the mirror"
         assert all("export HF_HUB_DISABLE_XET=1" in b for b in mirrored)
         assert any("modelscope download" in b for b in blocks), f"{lang}: no ModelScope route"
+    # The one ModelScope form Tutorial 4 uses (ID --local-dir), and the mirror wording Tutorial 7 shares.
+    for lang, why in (("zh", "`HF_HUB_DISABLE_XET=1` 必须和 `HF_ENDPOINT` 一起设置"),
+                      ("en", "`HF_HUB_DISABLE_XET=1` must be set together with `HF_ENDPOINT`")):
+        text = tutorial.page_text(lang)
+        assert why in text, lang
+        assert "modelscope download {{ facts.models.sd3 }} \\\n  --local-dir ~/models/" in text, lang
+        assert "modelscope download --model" not in text and "--local_dir" not in text, lang

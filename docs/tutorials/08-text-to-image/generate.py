@@ -144,6 +144,26 @@ def check_model_folder(folder: Path, no_t5: bool) -> None:
              f"run the same download command again (it resumes), then retry.")
 
 
+def check_size(folder: Path, args: argparse.Namespace) -> None:
+    """Stop before loading when --width/--height exceed what the transformer's position embedding covers:
+    pos_embed_max_size patches per side, each patch_size latent pixels, each latent pixel 2**(number of VAE
+    blocks - 1) image pixels. diffusers would only fail after the model has loaded, at the first step."""
+    try:
+        transformer = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+        patches, patch = int(transformer["pos_embed_max_size"]), int(transformer["patch_size"])
+        factor = 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # the loading step reports a damaged config
+    limit = patches * patch * factor
+    for name in ("width", "height"):
+        value = getattr(args, name)
+        if value > limit:
+            fail(f"--{name} {value}: this model takes at most {limit} pixels per side (its transformer's "
+                 f"pos_embed_max_size {patches} x patch_size {patch} x the VAE's factor {factor}). Use {limit} "
+                 f"or less, e.g. the default 1024, and enlarge the image afterwards if you need more pixels.")
+
+
 def pick_dtype(args: argparse.Namespace, torch) -> tuple[str, str]:
     """The weights' dtype and why: bf16 only where the GPU runs it natively (compute capability 8.0+)."""
     if args.device != "cuda":
@@ -213,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = Path(args.model).expanduser()
     check_model_folder(folder, args.no_t5)
+    check_size(folder, args)
 
     import diffusers
     import numpy as np
@@ -222,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.device == "auto":
         if not torch.cuda.is_available():
-            fail("no GPU is visible. Run this in a VSCode app or a job that has a GPU (单节点加速卡卡数 1); "
+            fail("no GPU is visible. Run this in a VSCode app or a job that has a GPU (单节点GPU卡数 1); "
                  "`nvidia-smi` should list it. (--device cpu runs on the CPU, which is only usable with tiny "
                  "test models.)")
         args.device = "cuda"
