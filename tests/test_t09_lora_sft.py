@@ -9,14 +9,16 @@ instead of twenty (6 steps), fp32 instead of bf16 (CPU) and a loss line every st
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from mkdocs.config import load_config
 
+from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 9-13
 from scow_tutorials import frontmatter as site_frontmatter
-from tutorial_fixtures import ROOT, other_tutorial
+from tutorial_fixtures import ROOT, other_tutorial, site_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
@@ -26,6 +28,18 @@ QWEN2_LINEAR = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 def answers(output: str) -> list[tuple[str, str]]:
     return re.findall(r"^Q: (.*)\nA: (.*)$", output, re.M)
+
+
+@pytest.fixture(autouse=True)
+def dataset_check(workdir):
+    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
+    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
+
+
+def tutorial_5_online() -> dict[str, Path]:
+    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
+    t5 = other_tutorial(5).folder
+    return {site_frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
 
 
 @pytest.fixture
@@ -60,6 +74,8 @@ def test_train_ask_merge_end_to_end(tutorial, platform, run_script):
 
     adapter = work / "saves" / "scow-identity-lora"
     assert f"output:  {adapter}" in train.stdout
+    checked = f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
+    assert checked in train.stdout
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["r"] == sft["lora_rank"] and set(config["target_modules"]) == QWEN2_LINEAR
     losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
@@ -123,6 +139,21 @@ def bad_platform(ai_platform, tmp_path):
     return ai_platform
 
 
+def test_ask_names_a_model_without_a_chat_template(run_script, tmp_path):
+    """A base model (no chat template) is refused in words before its weights load, not with transformers'
+    ValueError from apply_chat_template."""
+    base = tmp_path / "base-model"
+    run_script(str(FIXTURES / "tiny_qwen2.py"), str(base))
+    (base / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((base / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (base / "tokenizer_config.json").write_text(json.dumps(config))
+    result = run_script("ask.py", "--model", str(base), "--max-new-tokens", "2", check=False)
+    assert result.returncode == 2, result.output
+    assert "has no chat template" in result.stderr and "-Instruct" in result.stderr
+    assert "Traceback" not in result.output and "Q: " not in result.stdout
+
+
 @pytest.mark.parametrize("script", ["train.sh", "merge.sh"])
 def test_a_folder_without_config_json_is_refused_up_front(run_script, ai_platform, script):
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()  # attached, but not a model folder
@@ -152,6 +183,31 @@ def test_a_dataset_file_that_is_missing_is_refused_up_front(run_script, bad_plat
     result = run_script("train.sh", check=False, env=bad_platform, timeout=60)
     assert result.returncode == 2, result.output
     assert f"{FACTS['identity_file']} not found" in result.stderr
+
+
+def test_train_checks_the_dataset_with_tutorial_5s_checker(run_script, bad_platform, tmp_path):
+    """train.sh hands sft.yaml and the reader's arguments to check_dataset.py: a misspelt key of
+    dataset_info.json is named, and `dataset=a, b` (a space after the comma) reaches LLaMA-Factory as given."""
+    info = Path(bad_platform["SCOW_AI_DATASET_PATH"]) / "dataset_info.json"
+    good = info.read_text(encoding="utf-8")
+    info.write_text(good.replace('"file_name"', '"filename"'), encoding="utf-8")
+    path, calls = stub_cli(tmp_path, other_tutorial(9).env / "bin")
+    result = run_script("train.sh", check=False, env=bad_platform | path, timeout=60)
+    assert result.returncode == 2, result.output
+    assert "has 'filename' where LLaMA-Factory reads \"file_name\"" in result.stderr and not calls()
+    info.write_text(good, encoding="utf-8")
+    two = f"dataset={FACTS['identity_dataset']}, {FACTS['identity_dataset']}"
+    result = run_script("train.sh", two, env=bad_platform | path, timeout=60)
+    assert result.stdout.count(f"dataset {FACTS['identity_dataset']}: ") == 2
+    assert calls()[0][0][-1] == two
+
+
+def test_train_without_the_checker_warns_and_trains(run_script, bad_platform, workdir, tmp_path):
+    (workdir / "check_dataset.py").unlink()
+    path, calls = stub_cli(tmp_path, other_tutorial(9).env / "bin")
+    result = run_script("train.sh", env=bad_platform | path, timeout=60)
+    assert "check_dataset.py not found" in result.stderr and "Tutorial 5" in result.stderr
+    assert len(calls()) == 1
 
 
 def test_the_keys_and_template_the_page_offers_exist(tutorial, run_script, ai_platform):
@@ -186,7 +242,7 @@ def test_page_table_is_the_config(tutorial):
     sft = yaml.safe_load((tutorial.folder / "sft.yaml").read_text())
     for page in ("index.md", "index.en.md"):
         text = (tutorial.folder / page).read_text(encoding="utf-8")
-        rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", text, re.M))
+        rows = dict(re.findall(r"^\s*\| `(\w+)` \| `([^`]+)` \|", text, re.M))
         assert len(rows) >= 10, page
         for key, shown in rows.items():
             assert yaml.safe_load(shown) == sft[key], (page, key, shown, sft[key])
@@ -203,7 +259,7 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     tiny = tmp_path / "tiny-qwen2"
     dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
     run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
-    walk = page_walk(models={FACTS["models"]["qwen25_1_5b"]: tiny})
+    walk = page_walk(models={FACTS["models"]["qwen25_1_5b"]: tiny}, internet=tutorial_5_online())
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     walk.typed = {"<完整路径>": str(files)}
     walk.model = walk.home / FACTS["t09_model_dir"].removeprefix("~/")  # registered as a model, attached to the app
@@ -220,10 +276,14 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     check = result.output(2)
     assert "name, compute_cap" in check and LLAMAFACTORY in check
     assert "model:   /mnt/scow/model" in check and f"workdir: {walk.work_dir}" in check
-    assert {"ask.py", "merge.sh", "merge.yaml", "sft.yaml", "train.sh"} <= set(check.split())
+    assert {"ask.py", "check_dataset.py", "merge.sh", "merge.yaml", "sft.yaml", "train.sh"} <= set(check.split())
     assert "adapter: (none)" in result.output(3)
-    assert f"adapter: {walk.work_dir}/saves/scow-identity-lora" in result.output(5)
-    assert f"merged model: {walk.work_dir}/merged/scow-identity" in result.output(7).splitlines()
+    # The loss curve: VSCode's file list starts at /root, so the page prints the picture's full path under WORK_DIR.
+    listed = result.output(5).split()
+    assert {"adapter_model.safetensors", "training_loss.png"} <= set(listed)
+    assert listed[-1] == f"{walk.work_dir}/saves/scow-identity-lora/training_loss.png"
+    assert f"adapter: {walk.work_dir}/saves/scow-identity-lora" in result.output(6)
+    assert f"merged model: {walk.work_dir}/merged/scow-identity" in result.output(8).splitlines()
     assert (walk.work_dir / "merged" / "scow-identity" / "config.json").is_file()
     assert not list(walk.home.glob("scow-tutorials/*/saves")), "outputs must go to WORK_DIR, not the mount point"
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full path>": "P"}})

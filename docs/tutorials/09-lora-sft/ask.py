@@ -42,6 +42,10 @@ def main() -> None:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(args.model, local_files_only=True)
+    if not tokenizer.chat_template:  # checked before the weights load: apply_chat_template would stop later
+        fail(f"{args.model} has no chat template (neither chat_template.jinja nor a \"chat_template\" in "
+             "tokenizer_config.json): it is a base model, made to continue text, not to answer questions. "
+             "Use a chat model, e.g. Qwen2.5-1.5B-Instruct (names ending in -Instruct or -Chat)")
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype="auto", local_files_only=True).to(device)
     if args.adapter:
         from peft import PeftModel

@@ -21,28 +21,21 @@ if ! mkdir -p "$WORK_DIR/saves" 2>/dev/null || [ ! -w "$WORK_DIR/saves" ]; then
     echo "error: cannot write to $WORK_DIR/saves: WORK_DIR must be a folder this app may write to" >&2
     exit 2
 fi
-# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
-python - "$SCOW_AI_DATASET_PATH" "$(dirname "$0")/sft.yaml" "$@" <<'PY' || exit 2
-import json, re, sys
-from pathlib import Path
-folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
-names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
-info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
-for name in names.split(","):
-    if name not in info:
-        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
-                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
-    file = folder / info[name].get("file_name", "")
-    if not file.is_file():
-        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
-PY
+here="$(cd "$(dirname "$0")" && pwd)"
+# The datasets that sft.yaml (or a dataset=... argument) names, their entries in dataset_info.json and their
+# records: checked by Tutorial 5's check_dataset.py, downloaded into this folder.
+if [ -f "$here/check_dataset.py" ]; then
+    python "$here/check_dataset.py" "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" || exit 2
+else
+    echo "warning: $here/check_dataset.py not found, so the dataset is not checked before training:" \
+        "download it from Tutorial 5 into this folder" >&2
+fi
 
 output_dir="$WORK_DIR/saves/scow-identity-lora"
 echo "model:   $SCOW_AI_MODEL_PATH"
 echo "dataset: $SCOW_AI_DATASET_PATH"
 echo "output:  $output_dir"
-llamafactory-cli train "$(dirname "$0")/sft.yaml" \
+llamafactory-cli train "$here/sft.yaml" \
     model_name_or_path="$SCOW_AI_MODEL_PATH" \
     dataset_dir="$SCOW_AI_DATASET_PATH" \
     output_dir="$output_dir" \
