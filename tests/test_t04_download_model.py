@@ -231,9 +231,31 @@ def test_download_commands_of_the_pinned_clients(run_script, tutorial):
     for option in ("--local-dir", "--include", "REPO_ID"):
         assert option in hf.stdout
     for page in ("index.md", "index.en.md"):
-        text = (tutorial.folder / page).read_text(encoding="utf-8")
+        text = re.sub(r" \\\n\s+", " ", (tutorial.folder / page).read_text(encoding="utf-8"))  # joined lines
         assert "modelscope download {{ facts.models.qwen3_4b }} --local-dir {{ facts.t04_model_dir }}" in text
         assert "hf download {{ facts.models.qwen3_4b }} --local-dir {{ facts.t04_model_dir }}" in text
+
+
+def test_the_older_modelscope_form_is_accepted_without_a_notice(run_script, tutorial):
+    """Issue 25: the page said `modelscope download --model ... --local_dir ...` prints a deprecation notice; the
+    pinned client accepts it silently (the same download starts as with the current form). Against an address
+    where nothing listens, both forms fail the same way after naming the same snapshot, and neither says
+    'deprecated'. The page says so, and uses the current form everywhere."""
+    outputs = []
+    for form in (["--model", "Qwen/Tiny", "--local_dir", "dl"], ["Qwen/Tiny", "--local-dir", "dl"]):
+        result = run_script("modelscope", "download", *form, check=False, timeout=120,
+                            env={"MODELSCOPE_ENDPOINT": "http://127.0.0.1:9"})
+        assert result.returncode != 0 and "Downloading snapshot of Qwen/Tiny (model)" in result.output, result.output
+        assert "deprecat" not in result.output.lower()
+        outputs.append(result.output)
+    for lang, silent in (("zh", "运行时不打印任何提示"), ("en", "prints no notice when it runs")):
+        page = tutorial.page_text(lang)
+        assert silent in page and "--model <" in page
+        # the older form appears only in that note, with placeholders, never as a command to run
+        assert re.findall(r"modelscope download --model \S+", page) == ["modelscope download --model <模型"
+                                                                         if lang == "zh" else
+                                                                         "modelscope download --model <model"]
+        assert "会提示它已过时" not in page and "warns that it is deprecated" not in page
 
 
 CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
