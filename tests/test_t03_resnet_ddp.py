@@ -399,6 +399,12 @@ def test_page_shows_the_recorded_slurm_runs(tutorial):
                      "example_output_cpu.txt"):
             assert f'--8<-- "tutorials/{tutorial.slug}/{name}"' in page, (lang, name)
         assert "$ cat resnet-ddp-1.out" not in page  # no hand-copied run left on the page
+    # Issue 25: "two more things differ" introduced a list of four; the list is not counted any more.
+    assert "还有两处不同" not in tutorial.page_text("zh") and "Two more things differ" not in tutorial.page_text("en")
+    for lang in ("zh", "en"):  # the no-kernel entry links Tutorial 0's build choice and its troubleshooting entry
+        page = tutorial.page_text(lang)
+        assert "{#err-no-kernel-image}" in page and "00-python-env/index.md#choose-build" in page
+        assert "00-python-env/index.md#err-gpu-check-failed" in page
 
 
 @pytest.mark.gpu
