@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from mkdocs.config import load_config
-from tutorial_fixtures import ROOT, free_port, other_tutorial, record_or_compare
+from scow_tutorials import frontmatter
+from tutorial_fixtures import ROOT, free_port, other_tutorial, record_or_compare, site_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
@@ -28,6 +30,18 @@ SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname
 
 # What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
+
+
+@pytest.fixture(autouse=True)
+def dataset_check(workdir):
+    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
+    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
+
+
+def tutorial_5_online() -> dict[str, Path]:
+    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
+    t5 = other_tutorial(5).folder
+    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
 
 
 def model_folder(ai_platform) -> None:
@@ -85,8 +99,15 @@ def test_one_node_trains_merges_and_answers(run_script, ai_platform, tutorial, t
     assert "distributed training: True" in train.output
     cache = Path(ai_platform["WORK_DIR"]) / "datasets-cache" / "node-0"
     assert f"datasets cache of this node: {cache}" in train.stdout and any(cache.iterdir())
-    shown = [train.stdout.splitlines()[0]] + [line for line in train.output.splitlines()
-                                             if "Initializing 1 distributed tasks" in line or "Process rank: 0" in line]
+    # The page shows launch.sh's four lines (the dataset check, the summary, the output and the cache folders) and the
+    # launcher's two; the test machine's WORK_DIR is written $WORK_DIR.
+    head = train.stdout.splitlines()[:4]
+    assert head[0] == f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, 48 records (alpaca)"
+    assert head[1].startswith("node 0 of 1") and head[2].startswith("output (written by the master): ")
+    assert head[3].startswith("datasets cache of this node: ")
+    shown = [line.replace(ai_platform["WORK_DIR"], "$WORK_DIR") for line in head]
+    shown += [line for line in train.output.splitlines()
+              if "Initializing 1 distributed tasks" in line or "Process rank: 0" in line]
     record_or_compare(tutorial.folder / "example_launch_cpu.txt", "\n".join(shown) + "\n", same=same_but_port_and_time)
     adapter = Path(ai_platform["WORK_DIR"]) / "saves" / "scow-identity-lora-2nodes"
     assert (adapter / "adapter_model.safetensors").stat().st_size > 0
@@ -95,6 +116,9 @@ def test_one_node_trains_merges_and_answers(run_script, ai_platform, tutorial, t
               if "loss" in json.loads(line)]
     state = json.loads((adapter / "trainer_state.json").read_text())
     assert state["global_step"] == 2
+    # save_steps is 100, yet the trainer also saves at the last step: checkpoint-2 here, checkpoint-120 on the page.
+    assert [p.name for p in adapter.glob("checkpoint-*")] == ["checkpoint-2"]
+    assert list((adapter / "checkpoint-2").glob("rng_state*.pth"))
     assert all(math.isfinite(x) and x > 0 for x in losses + [state["log_history"][-1]["train_loss"]])
 
     merge = run_script("merge.sh", env=ai_platform, timeout=900)
@@ -129,7 +153,9 @@ def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, ai_p
     ("NODE_RANK", "NODE_RANK is not set"),
     ("MASTER_ADDR", "MASTER_ADDR is not set"),
     ("placeholder", "replace the placeholder"),
-    ("rank2", "NODE_RANK is '2': use 0 on the master and 1 to 1 on the other nodes (NNODES=2)"),
+    ("two addresses", "more than one address (hostname -i printed several)"),
+    ("rank2", "NODE_RANK is '2': use 0 in the master app and 1 in the other app (NNODES=2)"),
+    ("three-nodes-rank3", "NODE_RANK is '3': use 0 in the master app and 1 to 2 in the other apps"),
     ("one-node-rank1", "NODE_RANK is '1' but NNODES is 1: a one-node run has only NODE_RANK=0"),
     ("SCOW_AI_DATASET_PATH", "SCOW_AI_DATASET_PATH is not set"),
     ("no-config", "config.json not found"),
@@ -144,6 +170,10 @@ def test_launch_refuses_to_start_without_its_variables(run_script, ai_platform, 
     args = []
     if unset == "placeholder":
         env["MASTER_ADDR"] = "<主节点地址>"
+    elif unset == "two addresses":
+        env["MASTER_ADDR"] = "10.0.0.1 10.0.0.2"
+    elif unset == "three-nodes-rank3":
+        env |= {"NNODES": "3", "NODE_RANK": "3"}
     elif unset == "rank2":
         env["NODE_RANK"] = "2"
     elif unset == "one-node-rank1":
@@ -158,7 +188,8 @@ def test_launch_refuses_to_start_without_its_variables(run_script, ai_platform, 
     result = run_script("launch.sh", *args, env=env, check=False)
     assert result.returncode == 2, result.output
     assert words in result.stderr
-    assert "1 to 0" not in result.stderr
+    assert "1 to 0" not in result.stderr and "1 to 1" not in result.stderr
+    assert ("placeholder" in result.stderr) == (unset == "placeholder")
     assert not calls(), "launch.sh started llamafactory-cli anyway"
 
 
@@ -187,7 +218,7 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     tiny = tmp_path / "tiny-qwen2"
     dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
     run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
-    walk = page_walk(model=tiny, dataset=dataset)
+    walk = page_walk(model=tiny, dataset=dataset, internet=tutorial_5_online())
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     walk.mount = files
     walk.typed = {"<完整路径>": str(files), "<主节点地址>": "127.0.0.1"}
@@ -202,7 +233,8 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     result = walk.run()
     assert result.output(0).strip().splitlines()[-1] == str(files)
     for block in (2, 3):
-        assert set(result.output(block).split()) >= {"launch.sh", "merge.sh", "merge.yaml", "sft.yaml"}
+        listed = set(result.output(block).split())
+        assert listed >= {"check_dataset.py", "launch.sh", "merge.sh", "merge.yaml", "sft.yaml"}
     merged = walk.work_dir / "merged" / "scow-identity-2nodes"
     assert f"merged model: {merged}" in result.output(6).splitlines() and (merged / "config.json").is_file()
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P", "<主节点地址>": "A"},

@@ -17,14 +17,18 @@ MASTER_PORT="${MASTER_PORT:-29500}"
 [ -n "${NODE_RANK:-}" ] || fail "NODE_RANK is not set: run NODE_RANK=0 bash launch.sh in the master app and NODE_RANK=1 bash launch.sh in the other app"
 [ -n "${MASTER_ADDR:-}" ] || fail "MASTER_ADDR is not set: run hostname -i in the master app's terminal, then export MASTER_ADDR=<that address> in both apps"
 case "$MASTER_ADDR" in
-    *[\<\>\ ]*) fail "MASTER_ADDR is '$MASTER_ADDR': replace the placeholder with the address hostname -i printed in the master app" ;;
+    *[\<\>]*) fail "MASTER_ADDR is '$MASTER_ADDR': replace the placeholder with the address hostname -i printed in the master app" ;;
+    *[[:space:]]*) fail "MASTER_ADDR is '$MASTER_ADDR', more than one address (hostname -i printed several): export MASTER_ADDR=<one of them>, the IPv4 address such as 10.1.2.3, in both apps" ;;
 esac
 [[ "$NNODES" =~ ^[1-9][0-9]*$ ]] || fail "NNODES is '$NNODES': give the number of nodes (apps), e.g. 2"
 if ! [[ "$NODE_RANK" =~ ^[0-9]+$ ]] || [ "$NODE_RANK" -ge "$NNODES" ]; then
     if [ "$NNODES" -eq 1 ]; then
         fail "NODE_RANK is '$NODE_RANK' but NNODES is 1: a one-node run has only NODE_RANK=0"
     fi
-    fail "NODE_RANK is '$NODE_RANK': use 0 on the master and 1 to $((NNODES - 1)) on the other nodes (NNODES=$NNODES)"
+    if [ "$NNODES" -eq 2 ]; then
+        fail "NODE_RANK is '$NODE_RANK': use 0 in the master app and 1 in the other app (NNODES=2)"
+    fi
+    fail "NODE_RANK is '$NODE_RANK': use 0 in the master app and 1 to $((NNODES - 1)) in the other apps, one number per app (NNODES=$NNODES)"
 fi
 
 for var in SCOW_AI_MODEL_PATH SCOW_AI_DATASET_PATH WORK_DIR; do
@@ -38,26 +42,18 @@ if ! mkdir -p "$WORK_DIR/saves" 2>/dev/null || [ ! -w "$WORK_DIR/saves" ]; then
     fail "cannot write to $WORK_DIR/saves: WORK_DIR must be a folder this app may write to"
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
-# The dataset that sft.yaml (or a dataset=... argument) names must be in dataset_info.json, and its file there.
-python - "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" <<'PY' || exit 2
-import json, re, sys
-from pathlib import Path
-folder, config, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-names = re.search(r"^dataset:\s*(\S+)", config.read_text(), re.M).group(1)
-names = ([a.split("=", 1)[1] for a in args if a.startswith("dataset=")] or [names])[-1]
-info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
-for name in names.split(","):
-    if name not in info:
-        sys.exit(f"error: dataset {name!r} is not in {folder}/dataset_info.json (it lists {', '.join(info)}): "
-                 "attach Tutorial 5's dataset, or give its name with dataset=NAME")
-    file = folder / info[name].get("file_name", "")
-    if not file.is_file():
-        sys.exit(f"error: {file} not found: dataset_info.json names it for {name!r}; register the whole folder")
-PY
+# The datasets that sft.yaml (or a dataset=... argument) names, their entries in dataset_info.json and their
+# records: checked by Tutorial 5's check_dataset.py, downloaded into this folder.
+if [ -f "$here/check_dataset.py" ]; then
+    python "$here/check_dataset.py" "$SCOW_AI_DATASET_PATH" "$here/sft.yaml" "$@" || exit 2
+else
+    echo "warning: $here/check_dataset.py not found, so the dataset is not checked before training:" \
+        "download it from Tutorial 5 into this folder" >&2
+fi
 
 if [ -z "${NPROC_PER_NODE:-}" ]; then
     NPROC_PER_NODE="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
-    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU: create the app with 2 GPUs (单节点加速卡卡数)"
+    [ "$NPROC_PER_NODE" -gt 0 ] || fail "nvidia-smi lists no GPU: create the app with 2 GPUs (单节点GPU卡数, per node)"
 fi
 
 output_dir="$WORK_DIR/saves/scow-identity-lora-2nodes"
