@@ -63,15 +63,18 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, close
 
 
-async def _connection(port: int, path: str, until: float, latencies: list[float], errors: list[str],
-                      timeout: float) -> None:
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip, deflate\r\n"
-               "User-Agent: loadtest\r\n\r\n").encode()
-    reader = writer = None
+async def _connection(
+    port: int, path: str, until: float, latencies: list[float], errors: list[str], timeout: float
+) -> None:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip, deflate\r\nUser-Agent: loadtest\r\n\r\n"
+    ).encode()
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     while time.monotonic() < until:
         try:
-            if writer is None:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+            if conn is None:
+                conn = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+            reader, writer = conn
             start = time.monotonic()
             writer.write(request)
             status, close = await asyncio.wait_for(_read_response(reader), timeout)
@@ -80,14 +83,14 @@ async def _connection(port: int, path: str, until: float, latencies: list[float]
                 errors.append(f"HTTP {status}")
             if close:
                 writer.close()
-                reader = writer = None
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                conn = None
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors.append(type(exc).__name__)
-            if writer is not None:
-                writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
+            if conn is not None:
+                conn[1].close()
+            conn = None
+    if conn is not None:
+        conn[1].close()
 
 
 async def _run(port: int, path: str, seconds: float, connections: int, timeout: float) -> dict:
@@ -100,8 +103,14 @@ async def _run(port: int, path: str, seconds: float, connections: int, timeout: 
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     kinds = {kind: errors.count(kind) for kind in sorted(set(errors))}
-    return {"requests": len(latencies), "errors": len(errors), "error_kinds": kinds, "seconds": round(elapsed, 2),
-            "req_per_s": round(len(latencies) / elapsed, 1), "p99_ms": round(p99 * 1000, 1)}
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_kinds": kinds,
+        "seconds": round(elapsed, 2),
+        "req_per_s": round(len(latencies) / elapsed, 1),
+        "p99_ms": round(p99 * 1000, 1),
+    }
 
 
 def load(site: Path, seconds: float, connections: int, timeout: float = 5.0) -> dict:
@@ -113,16 +122,19 @@ def load(site: Path, seconds: float, connections: int, timeout: float = 5.0) -> 
             conf = nginx.write_config(Path(tmp), port, site, Path(tmp) / "access.log", gzip_static=gzip_static)
             proc = nginx.start(conf, port)
             try:
-                results[mode] = {name: asyncio.run(_run(port, path, seconds, connections, timeout))
-                                 for name, path in URLS.items()}
+                results[mode] = {
+                    name: asyncio.run(_run(port, path, seconds, connections, timeout)) for name, path in URLS.items()
+                }
             finally:
                 nginx.stop(proc)
     return results
 
 
 def table(results: dict, seconds: float, connections: int) -> str:
-    lines = [f"Load run: {seconds:g} s at {connections} connections per URL, loopback, gzip accepted",
-             f"{'nginx':32} {'URL':14} {'req/s':>9} {'p99 ms':>8} {'errors':>7}"]
+    lines = [
+        f"Load run: {seconds:g} s at {connections} connections per URL, loopback, gzip accepted",
+        f"{'nginx':32} {'URL':14} {'req/s':>9} {'p99 ms':>8} {'errors':>7}",
+    ]
     for mode, rows in results.items():
         for name, r in rows.items():
             lines.append(f"{mode:32} {name:14} {r['req_per_s']:>9.1f} {r['p99_ms']:>8.1f} {r['errors']:>7}")
@@ -152,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         results = load(site, args.seconds, args.connections)
     print(table(results, args.seconds, args.connections))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"seconds": args.seconds, "connections": args.connections,
-                                    "results": results}, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(
+        json.dumps({"seconds": args.seconds, "connections": args.connections, "results": results}, indent=2) + "\n",
+        encoding="utf-8",
+    )
     return 0
 
 

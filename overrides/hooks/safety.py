@@ -22,6 +22,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
+
 from scow_tutorials import registry, safety
 from scow_tutorials.frontmatter import read_front_matter
 from scow_tutorials.registry import STATE
@@ -49,8 +50,14 @@ def on_pre_build(config: MkDocsConfig) -> None:
 def on_nav(nav, config: MkDocsConfig, files: Files):
     """Tutorial titles are plain text: checked once the registry is read, before the catalog prints them."""
     docs = Path(config.docs_dir).name
-    safety.fail([p for t in registry.current().values() for lang in registry.LANGS
-                 for p in safety.plain_text_problems(t.meta[lang], f"{docs}/{t.src[lang]}")])
+    safety.fail(
+        [
+            p
+            for t in registry.current().values()
+            for lang in registry.LANGS
+            for p in safety.plain_text_problems(t.meta[lang], f"{docs}/{t.src[lang]}")
+        ]
+    )
     return nav
 
 

@@ -25,8 +25,16 @@ def binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 
 
-def write_config(tmp: Path, port: int, site: Path, access_log: Path, *, gzip_static: bool = True,
-                 workers: int = 1, host_headers: str = "") -> Path:
+def write_config(
+    tmp: Path,
+    port: int,
+    site: Path,
+    access_log: Path,
+    *,
+    gzip_static: bool = True,
+    workers: int = 1,
+    host_headers: str = "",
+) -> Path:
     """nginx.conf in ``tmp`` serving ``site`` under /tutorial/ on 127.0.0.1:port with the recipe's files.
     ``gzip_static=False`` is the recipe before pre-compressed files (for the load run's comparison);
     ``host_headers`` are add_header lines a host sets in its server { }."""
@@ -35,52 +43,63 @@ def write_config(tmp: Path, port: int, site: Path, access_log: Path, *, gzip_sta
         text = (NGINX_DIR / name).read_text(encoding="utf-8")
         for placeholder in PLACEHOLDERS.get(name, ()):
             assert placeholder in text, f"deploy/nginx/{name} lost its EDIT placeholder {placeholder}"
-        text = (text.replace(CONF_SITE, f"{site}/").replace(CONF_LOG, str(access_log))
-                .replace(CONF_SNIPPETS, f"{tmp}/"))
+        text = text.replace(CONF_SITE, f"{site}/").replace(CONF_LOG, str(access_log)).replace(CONF_SNIPPETS, f"{tmp}/")
         if not gzip_static:
             text = text.replace("gzip_static on;", "gzip_static off;")
         (tmp / name).write_text(text, encoding="utf-8")
     mime = Path("/etc/nginx/mime.types")
     # nginx as root starts its workers as another user, who could not read pytest's private tmp folders.
     user = "user root;" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"    {kind}_temp_path {tmp / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    types = (f"include {mime};" if mime.exists() else
-             "types { text/html html; text/css css; application/javascript js; application/json json; "
-             "image/svg+xml svg; }")
+    temp = "\n".join(
+        f"    {kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    types = (
+        f"include {mime};"
+        if mime.exists()
+        else "types { text/html html; text/css css; application/javascript js; application/json json; "
+        "image/svg+xml svg; }"
+    )
     conf = tmp / "nginx.conf"
-    conf.write_text(f"""{user}
+    conf.write_text(
+        f"""{user}
 daemon off;
 worker_processes {workers};
-pid {tmp / 'nginx.pid'};
-error_log {tmp / 'error.log'} info;
+pid {tmp / "nginx.pid"};
+error_log {tmp / "error.log"} info;
 events {{ worker_connections 1024; }}
 http {{
     {types}
     default_type application/octet-stream;
 {temp}
-    access_log {tmp / 'other-access.log'};
-    include {tmp / 'http-level.conf'};
+    access_log {tmp / "other-access.log"};
+    include {tmp / "http-level.conf"};
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
         {host_headers}
-        include {tmp / 'tutorial.conf'};
+        include {tmp / "tutorial.conf"};
     }}
 }}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return conf
 
 
 def start(conf: Path, port: int, timeout: float = 15) -> subprocess.Popen:
     """Start nginx with ``conf`` and wait until /tutorial/ answers 200; raises RuntimeError otherwise."""
     tmp = conf.parent
-    proc = subprocess.Popen([binary() or "nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary() or "nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError("nginx did not start:\n" + proc.stderr.read().decode(errors="replace"))
+            raise RuntimeError(
+                "nginx did not start:\n" + (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")
+            )
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", PREFIX)

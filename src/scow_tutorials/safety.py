@@ -26,8 +26,10 @@ import gzip
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 from scow_tutorials.frontmatter import FrontMatterError
 from scow_tutorials.registry import FOLDER_RE
@@ -37,8 +39,10 @@ from scow_tutorials.registry import FOLDER_RE
 PAGE_SOURCE_MAX = 256 * 1024
 PAGE_HTML_MAX = 1024 * 1024
 
-SLUG_RULE = ("a tutorial folder is named NN-slug: two digits, a hyphen, then lowercase ASCII words (a-z, 0-9) "
-             "joined by single hyphens, e.g. docs/tutorials/15-image-search (the URL is permanent)")
+SLUG_RULE = (
+    "a tutorial folder is named NN-slug: two digits, a hyphen, then lowercase ASCII words (a-z, 0-9) "
+    "joined by single hyphens, e.g. docs/tutorials/15-image-search (the URL is permanent)"
+)
 
 
 class SafetyError(FrontMatterError):
@@ -61,27 +65,37 @@ def tree_problems(docs: Path) -> list[str]:
             path = Path(folder) / name
             rel = f"{docs.name}/{path.relative_to(docs).as_posix()}"
             if path.is_symlink():
-                problems.append(f"{rel}: is a symbolic link (to {os.readlink(path)}); the build publishes only "
-                                "regular files inside docs/: copy the file into the folder instead")
+                problems.append(
+                    f"{rel}: is a symbolic link (to {os.readlink(path)}); the build publishes only "
+                    "regular files inside docs/: copy the file into the folder instead"
+                )
             elif not Path(os.path.realpath(path)).is_relative_to(real_docs):
-                problems.append(f"{rel}: its real path {os.path.realpath(path)} is outside docs/; the build "
-                                "publishes only files inside docs/")
+                problems.append(
+                    f"{rel}: its real path {os.path.realpath(path)} is outside docs/; the build "
+                    "publishes only files inside docs/"
+                )
     return problems
 
 
 def file_problems(docs: Path, paths: list[str]) -> list[str]:
     """Files MkDocs collected from docs/ (``abs_src_path``) whose real path is outside it."""
     real_docs = Path(os.path.realpath(docs))
-    return [f"{p}: its real path {os.path.realpath(p)} is outside docs/; the build publishes only files inside "
-            "docs/" for p in paths if not Path(os.path.realpath(p)).is_relative_to(real_docs)]
+    return [
+        f"{p}: its real path {os.path.realpath(p)} is outside docs/; the build publishes only files inside docs/"
+        for p in paths
+        if not Path(os.path.realpath(p)).is_relative_to(real_docs)
+    ]
 
 
 def slug_problems(docs: Path) -> list[str]:
     root = Path(docs) / "tutorials"
     if not root.is_dir():
         return []
-    return [f"{Path(docs).name}/tutorials/{p.name}: {SLUG_RULE}; '{p.name}' is not"
-            for p in sorted(root.iterdir()) if p.is_dir() and not FOLDER_RE.match(p.name)]
+    return [
+        f"{Path(docs).name}/tutorials/{p.name}: {SLUG_RULE}; '{p.name}' is not"
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not FOLDER_RE.match(p.name)
+    ]
 
 
 def size_problems(docs: Path) -> list[str]:
@@ -89,9 +103,11 @@ def size_problems(docs: Path) -> list[str]:
     for path in sorted(Path(docs).rglob("*.md")):
         size = path.stat().st_size
         if size > PAGE_SOURCE_MAX:
-            problems.append(f"{Path(docs).name}/{path.relative_to(docs).as_posix()}: {size} bytes; a page may have "
-                            f"at most {PAGE_SOURCE_MAX} bytes of Markdown: split it, or publish the data as a "
-                            "download")
+            problems.append(
+                f"{Path(docs).name}/{path.relative_to(docs).as_posix()}: {size} bytes; a page may have "
+                f"at most {PAGE_SOURCE_MAX} bytes of Markdown: split it, or publish the data as a "
+                "download"
+            )
     return problems
 
 
@@ -110,19 +126,23 @@ class _BodyScanner(HTMLParser):
     def handle_starttag(self, tag: str, attrs) -> None:
         raw = self.get_starttag_text() or ""
         if tag in UNSAFE_ELEMENTS:
-            self.found.append((f"raw <{tag}> element: pages may not carry their own {tag} elements "
-                               "(a script belongs in a downloadable file shown with a snippet include)",
-                               (raw, f"<{tag}")))
+            self.found.append(
+                (
+                    f"raw <{tag}> element: pages may not carry their own {tag} elements "
+                    "(a script belongs in a downloadable file shown with a snippet include)",
+                    (raw, f"<{tag}"),
+                )
+            )
         for name, value in attrs:
             if name.startswith("on"):
-                self.found.append((f"inline event handler {name}= on <{tag}>: pages may not run scripts",
-                                   (raw, name)))
+                self.found.append((f"inline event handler {name}= on <{tag}>: pages may not run scripts", (raw, name)))
             elif name in URL_ATTRIBUTES and value:
                 plain = re.sub(r"[\x00-\x20]+", "", value).lower()
                 scheme = next((s for s in UNSAFE_SCHEMES if plain.startswith(s)), None)
                 if scheme:
-                    self.found.append((f"{scheme} URL in {name}= of <{tag}>: links must not run code",
-                                       (raw, scheme.rstrip(":"))))
+                    self.found.append(
+                        (f"{scheme} URL in {name}= of <{tag}>: links must not run code", (raw, scheme.rstrip(":")))
+                    )
 
     handle_startendtag = handle_starttag
 
@@ -131,8 +151,10 @@ def body_problems(html: str, rel: str, source: str = "") -> list[str]:
     """Unsafe markup in a rendered page body; the line of the source where it first appears when found."""
     problems = []
     if len(html.encode("utf-8")) > PAGE_HTML_MAX:
-        problems.append(f"{rel}: the rendered page is {len(html.encode('utf-8'))} bytes; at most {PAGE_HTML_MAX} "
-                        "(snippet includes count): split the page, or link large files for download")
+        problems.append(
+            f"{rel}: the rendered page is {len(html.encode('utf-8'))} bytes; at most {PAGE_HTML_MAX} "
+            "(snippet includes count): split the page, or link large files for download"
+        )
     scanner = _BodyScanner()
     scanner.feed(html)
     scanner.close()
@@ -148,11 +170,14 @@ def body_problems(html: str, rel: str, source: str = "") -> list[str]:
 _MARKUP_RE = re.compile(r"<[A-Za-z/!?]")
 
 
-def plain_text_problems(meta: dict, rel: str) -> list[str]:
+def plain_text_problems(meta: Mapping[str, Any], rel: str) -> list[str]:
     """``title`` and ``description`` are written into <title>, the navigation and the search index as they are:
     no HTML markup."""
-    return [f"{rel}: front matter '{key}' must be plain text, without HTML markup (<...>): {meta[key]!r}"
-            for key in ("title", "description") if isinstance(meta.get(key), str) and _MARKUP_RE.search(meta[key])]
+    return [
+        f"{rel}: front matter '{key}' must be plain text, without HTML markup (<...>): {meta[key]!r}"
+        for key in ("title", "description")
+        if isinstance(meta.get(key), str) and _MARKUP_RE.search(meta[key])
+    ]
 
 
 def escaped(value):
@@ -172,9 +197,11 @@ def escaped(value):
 # ------------------------------------------------------------------------------------- upstream paths
 def upstream_path_problems(paths) -> list[str]:
     """``extra.upstream_paths``: tutorial number -> a plain relative path inside the site."""
-    rule = ("must be a plain relative path inside the site: segments joined by '/', none empty, '.' or '..', "
-            "no leading '/', no '\\', ':' or control characters")
-    problems = []
+    rule = (
+        "must be a plain relative path inside the site: segments joined by '/', none empty, '.' or '..', "
+        "no leading '/', no '\\', ':' or control characters"
+    )
+    problems: list[str] = []
     if paths is None:
         return problems
     if not isinstance(paths, dict):
@@ -187,15 +214,13 @@ def upstream_path_problems(paths) -> list[str]:
             problems.append(f"{where}: {path!r} {rule}")
             continue
         segments = path.split("/")
-        if (path.startswith("/") or any(s in ("", ".", "..") for s in segments)
-                or re.search(r"[\\:\x00-\x1f\x7f]", path)):
+        if (
+            path.startswith("/")
+            or any(s in ("", ".", "..") for s in segments)
+            or re.search(r"[\\:\x00-\x1f\x7f]", path)
+        ):
             problems.append(f"{where}: {path!r} {rule}")
     return problems
-
-
-def inside(site: Path, rel: str) -> bool:
-    """Whether the site-relative path ``rel`` stays inside ``site`` (a second guard where files are written)."""
-    return Path(os.path.normpath(Path(site) / PurePosixPath(rel))).is_relative_to(Path(os.path.normpath(site)))
 
 
 # ---------------------------------------------------------------------------------- what nginx includes
@@ -203,8 +228,9 @@ CSP_FILE = "security-headers.conf"
 FRAME_ANCESTORS_ENV = "FRAME_ANCESTORS"
 _SCRIPT_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 _ORIGIN_RE = re.compile(r"^(?:'self'|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
-PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
-                      "microphone=(), payment=(), usb=()")
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
 
 
 def inline_scripts(site: Path) -> dict[str, str]:
@@ -231,25 +257,29 @@ def frame_ancestors(value: str | None) -> str:
         return value
     bad = [v for v in value.split() if not _ORIGIN_RE.match(v)]
     if bad:
-        raise SafetyError(f"{FRAME_ANCESTORS_ENV}={value!r}: {', '.join(bad)} is not an origin; give 'none' or "
-                          "origins such as https://hpc.example.edu.cn (scheme, host, optional port)")
+        raise SafetyError(
+            f"{FRAME_ANCESTORS_ENV}={value!r}: {', '.join(bad)} is not an origin; give 'none' or "
+            "origins such as https://hpc.example.edu.cn (scheme, host, optional port)"
+        )
     return value
 
 
 def csp(hashes: list[str], ancestors: str) -> str:
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self' " + " ".join(hashes) if hashes else "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        f"frame-ancestors {ancestors}",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' " + " ".join(hashes) if hashes else "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "worker-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {ancestors}",
+        ]
+    )
 
 
 def write_headers_include(site: Path, ancestors: str) -> Path:
@@ -264,17 +294,35 @@ def write_headers_include(site: Path, ancestors: str) -> Path:
     if ancestors == "'none'":
         lines.append('add_header X-Frame-Options "DENY" always;')
     else:
-        lines.append(f"# {FRAME_ANCESTORS_ENV}={ancestors}: only CSP frame-ancestors (X-Frame-Options cannot name "
-                     "origins)")
+        lines.append(
+            f"# {FRAME_ANCESTORS_ENV}={ancestors}: only CSP frame-ancestors (X-Frame-Options cannot name origins)"
+        )
     out = Path(site) / CSP_FILE
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
 
 
 # ------------------------------------------------------------------------------------- pre-compression
-TEXT_SUFFIXES = {".html", ".css", ".js", ".json", ".xml", ".svg", ".txt", ".map", ".py", ".sh", ".yaml", ".yml",
-                 ".toml", ".cfg", ".ini", ".md", ".csv"}
-GZIP_MIN = 512   # nginx's gzip_min_length in the recipe: smaller files are sent as they are
+TEXT_SUFFIXES = {
+    ".html",
+    ".css",
+    ".js",
+    ".json",
+    ".xml",
+    ".svg",
+    ".txt",
+    ".map",
+    ".py",
+    ".sh",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".md",
+    ".csv",
+}
+GZIP_MIN = 512  # nginx's gzip_min_length in the recipe: smaller files are sent as they are
 
 
 def precompress(site: Path) -> int:

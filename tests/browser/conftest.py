@@ -20,9 +20,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from conftest import require_tool  # tests/conftest.py
 from scow_tutorials import nginx
 from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, mkdocs_build
-from conftest import require_tool  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = nginx.NGINX_DIR
@@ -177,7 +178,10 @@ def csp_safe_wait_for_function(page) -> None:
 
 
 def watch_csp(ctx) -> None:
-    ctx.expose_binding("__scowCspViolation", lambda source, text: CSP_VIOLATIONS.append(f"{source['page'].url}: {text}"))
+    def report(source, text: str) -> None:
+        CSP_VIOLATIONS.append(f"{source['page'].url}: {text}")
+
+    ctx.expose_binding("__scowCspViolation", report)
     ctx.add_init_script(CSP_LISTENER)
     new_page = ctx.new_page
 
