@@ -98,13 +98,14 @@ def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
         for tutorial in entries:
             meta, card = tutorial.meta[lang], tutorial.card[lang]
             res = card["resources"]
-            facts = " · ".join(f'<span data-field="{f.name}" title="{e(f.label[lang])}">{e(str(f.shown(card[f.name], lang)))}</span>'
-                               for f in columns)
+            # One row per item: each catalog field's label (read by screen readers, hidden on screen) and value.
+            facts = "".join(f'<th>{e(f.label[lang])}</th><td data-field="{f.name}">{e(str(f.shown(card[f.name], lang)))}</td>'
+                            for f in columns)
             out.append(
                 f'<li class="catalog-item" data-number="{card["number"]}" data-platform="{card["platform"]}" '
                 f'data-gpus="{res["gpus"]}" data-nodes="{res["nodes"]}" data-time="{card["time"]}">'
                 f'<a class="catalog-item__title" href="{_href(config, tutorial)}">{e(meta["title"])}</a>'
-                f'<span class="catalog-item__facts">{facts}</span>'
+                f'<table class="catalog-item__facts"><tr>{facts}</tr></table>'
                 f'<span class="catalog-item__desc">{e(meta["description"])}</span></li>')
         out += ["</ul>", "", "</div>", ""]
     out += ["</div>", ""]
