@@ -141,3 +141,7 @@ def test_files_url_of_another_tutorial():
 def test_english_gloss_is_not_repeated_when_nothing_translates():
     en = _render("{{ portal.hpc: Shell > <cluster> > <login node> }}", "en")
     assert en == "**Shell → &lt;cluster&gt; → &lt;login node&gt;** (in newer releases **Shell** is **登录集群**)"
+
+
+def test_no_space_after_the_full_width_parenthesis_in_chinese():
+    assert _render("点 {{ portal.ai: 连接 }} 打开") == "点 **连接**（新版本为 **进入**）打开"

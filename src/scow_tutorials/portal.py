@@ -33,6 +33,7 @@ STEP_RE = re.compile(r"\{\{\s*portal\.(hpc|ai)\s*:\s*(.+?)\s*\}\}")
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 INLINE_CODE_RE = re.compile(r"(`+)(?:.+?)\1")
 CHOICE_RE = re.compile(r"^<[^<>]+>$")
+AFTER_PAREN_RE = re.compile(r"）[ \t]+(?=[\u4e00-\u9fff（“])")
 WORDS = {
     "zh": {"field": "字段", "value": "填写", "why": "说明", "tick": "勾选", "join": "、",
            "newer": "（新版本为 {alt}）", "newer_in": "（新版本中 {label} 为 {alt}）", "or": " 或 ",
@@ -154,13 +155,19 @@ class Renderer:
             self.check(platform, segment, match.group(0))
         return self.path(platform, segments)
 
+    def steps(self, text: str) -> str:
+        out = STEP_RE.sub(self.step, text)
+        if self.lang == "zh" and out != text:  # "**连接**（新版本为 **进入**） 里" -> no space after the full-width ）
+            out = AFTER_PAREN_RE.sub("）", out)
+        return out
+
     def inline(self, line: str) -> str:
         parts, last = [], 0
         for code in INLINE_CODE_RE.finditer(line):
-            parts.append(STEP_RE.sub(self.step, line[last:code.start()]))
+            parts.append(self.steps(line[last:code.start()]))
             parts.append(code.group(0))
             last = code.end()
-        parts.append(STEP_RE.sub(self.step, line[last:]))
+        parts.append(self.steps(line[last:]))
         return "".join(parts)
 
     def form(self, name: str, body: str, indent: str) -> list[str]:
