@@ -82,3 +82,4 @@ bundle: require-site-url $(VENV)/.site-deps
 benchmark: $(VENV)/.site-deps
 	test -d tools/lighthouse/node_modules || (cd tools/lighthouse && npm ci --no-audit --no-fund)
 	$(PY) tools/benchmark.py
+	$(PY) tools/loadtest.py

@@ -231,7 +231,7 @@ REDIRECT_PAGE = """<!doctype html>
 <title>{title}</title>
 <link rel="canonical" href="{target}">
 <meta http-equiv="refresh" content="0; url={target}">
-<script>location.replace({target_js} + location.hash);</script>
+<script>location.replace(document.querySelector('link[rel="canonical"]').getAttribute("href") + location.hash);</script>
 </head>
 <body>
 <p>本页已迁移到 <a href="{target}">{title}</a>。This page has moved to <a href="{target}">{title}</a>.</p>
@@ -256,8 +256,8 @@ def write_redirects(config: MkDocsConfig, site: Path) -> None:
             rel = Path(os.path.relpath(target, out.parent)).as_posix() + "/"
             if not config.use_directory_urls:  # the offline build opens files, not folders
                 rel += "index.html"
-            out.write_text(REDIRECT_PAGE.format(title=html.escape(title), target=html.escape(rel),
-                                                target_js=json.dumps(rel)), encoding="utf-8")
+            # One script for every redirect page (it reads the canonical link): one hash in the CSP.
+            out.write_text(REDIRECT_PAGE.format(title=html.escape(title), target=html.escape(rel)), encoding="utf-8")
 
 
 @event_priority(-200)
