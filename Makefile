@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 JOBS ?= auto
 # System packages the tests use: shellcheck (shell code), nginx + chromium + a CJK font (browser tests),
 # poppler-utils (reading the PDF), slurm-wlm + munge (batch scripts run under a real Slurm),
-# bubblewrap (the page walk runs each shell block in a namespace modelling its node).
-APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm-wlm munge bubblewrap
+# bubblewrap (the page walk runs each shell block in a namespace modelling its node), nodejs (the search tests run
+# Material's own search worker).
+APT_PACKAGES := shellcheck nginx chromium fonts-wqy-microhei poppler-utils slurm-wlm munge bubblewrap nodejs
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -19,7 +19,7 @@ from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory
 FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T9 = other_tutorial(9).folder             # the configs are Tutorial 9's
 
-SEARCH_PROBES = {"zh": ["train_and_merge.sh 微调", "TensorBoard 训练 日志"],
+SEARCH_PROBES = {"zh": ["训练模块 微调 合并", "TensorBoard 训练 日志"],
                  "en": ["TensorBoard tensorboardX", "training module fine-tuning"]}
 
 # What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.

@@ -25,7 +25,7 @@ FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T10 = other_tutorial(10).folder           # the same 2 x 2 GPU training config as Tutorial 10
 
 SEARCH_PROBES = {"zh": ["分布式 训练 WORLD_SIZE", "rank 合并 分布式 节点"],
-                 "en": ["distributed training job several nodes"]}
+                 "en": ["distributed training framework nodes"]}
 
 CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
 
