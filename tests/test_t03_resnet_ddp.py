@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import load_config_for_tests
 from slurm_fixtures import CONDA_SH
-from tutorial_fixtures import record_or_compare
+from tutorial_fixtures import record_or_compare, other_tutorial
 
 FACTS = load_config_for_tests()["extra"]["facts"]
 
@@ -403,8 +403,9 @@ def test_page_shows_the_recorded_slurm_runs(tutorial):
     assert "还有两处不同" not in tutorial.page_text("zh") and "Two more things differ" not in tutorial.page_text("en")
     for lang in ("zh", "en"):  # the no-kernel entry links Tutorial 0's build choice and its troubleshooting entry
         page = tutorial.page_text(lang)
-        assert "{#err-no-kernel-image}" in page and "00-python-env/index.md#choose-build" in page
-        assert "00-python-env/index.md#err-gpu-check-failed" in page
+        zero = other_tutorial(0).slug
+        assert "{#err-no-kernel-image}" in page and f"{zero}/index.md#choose-build" in page
+        assert f"{zero}/index.md#err-gpu-check-failed" in page
 
 
 @pytest.mark.gpu
