@@ -41,6 +41,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import page_metrics  # tools/page_metrics.py
+
 from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS, RESOLVER_RULES, ROOT, built_tutorials, mkdocs_build
 
 LIGHTHOUSE_DIR = ROOT / "tools" / "lighthouse"
@@ -59,6 +60,7 @@ def gz(data: bytes) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- build
+
 
 def build(site: Path, site_url: str) -> float:
     start = time.perf_counter()
@@ -82,12 +84,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep the benchmark output readable
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         path = Path(self.translate_path(self.path))
         if path.is_dir() and urlsplit(self.path).path.endswith("/"):
             path = path / "index.html"
-        if not (self.gzip and path.is_file() and path.suffix in COMPRESSIBLE
-                and "gzip" in self.headers.get("Accept-Encoding", "")):
+        if not (
+            self.gzip
+            and path.is_file()
+            and path.suffix in COMPRESSIBLE
+            and "gzip" in self.headers.get("Accept-Encoding", "")
+        ):
             return super().do_GET()
         body = gzip.compress(path.read_bytes(), compresslevel=GZIP_LEVEL, mtime=0)
         self.send_response(200)
@@ -108,6 +114,7 @@ def serve(directory: Path, use_gzip: bool) -> http.server.ThreadingHTTPServer:
 
 # ----------------------------------------------------------------------------------------- page weight
 
+
 def weight_in_browser(urls: dict[str, str], origin: str) -> dict[str, dict]:
     """Load each page in Chromium and gzip every same-origin response it fetches."""
     from playwright.sync_api import sync_playwright
@@ -118,8 +125,8 @@ def weight_in_browser(urls: dict[str, str], origin: str) -> dict[str, dict]:
         try:
             for kind, url in urls.items():
                 page = browser.new_page()
-                responses = []
-                page.on("response", lambda r: responses.append(r))
+                responses: list = []
+                page.on("response", responses.append)
                 page.goto(url, wait_until="networkidle")
                 page.wait_for_timeout(300)
                 totals = {"html": 0, "css": 0, "js": 0, "other": 0, "search_index": 0, "images_excluded": 0}
@@ -131,7 +138,7 @@ def weight_in_browser(urls: dict[str, str], origin: str) -> dict[str, dict]:
                     path = urlsplit(r.url).path
                     try:
                         body = r.body()
-                    except Exception:  # noqa: BLE001 - a response without a body (redirect...)
+                    except Exception:
                         continue
                     if path.endswith("search_index.json"):
                         totals["search_index"] += gz(body)
@@ -162,12 +169,12 @@ def weight_static(pages: dict[str, Path], site: Path, base_url: str) -> dict[str
         soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
         page_url = base_url + path.relative_to(site).as_posix()
         totals = {"html": gz(path.read_bytes()), "css": 0, "js": 0}
-        refs = [("css", el["href"]) for el in soup.select('link[rel~="stylesheet"][href]')]
-        refs += [("js", el["src"]) for el in soup.select("script[src]")]
+        refs = [("css", str(el["href"])) for el in soup.select('link[rel~="stylesheet"][href]')]
+        refs += [("js", str(el["src"])) for el in soup.select("script[src]")]
         for key, ref in refs:
             url = urljoin(page_url, ref)
             if url.startswith(base_url):
-                file = site / urlsplit(url).path[len(urlsplit(base_url).path):]
+                file = site / urlsplit(url).path[len(urlsplit(base_url).path) :]
                 if file.is_file():
                     totals[key] += gz(file.read_bytes())
         index = site / "search" / "search_index.json"
@@ -179,39 +186,85 @@ def weight_static(pages: dict[str, Path], site: Path, base_url: str) -> dict[str
 
 # ------------------------------------------------------------------------------------------ Lighthouse
 
+
 def lighthouse(url: str, workdir: Path) -> dict:
     report = workdir / (re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") + ".json")
     env = dict(os.environ, CHROME_PATH=CHROMIUM)
-    cmd = [str(LIGHTHOUSE), url, "--output=json", f"--output-path={report}", "--quiet",
-           f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS}"]
-    result = subprocess.run(cmd, cwd=LIGHTHOUSE_DIR, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [
+        str(LIGHTHOUSE),
+        url,
+        "--output=json",
+        f"--output-path={report}",
+        "--quiet",
+        f"--only-categories={','.join(CATEGORIES)}",
+        f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS}",
+    ]
+    result = subprocess.run(cmd, cwd=LIGHTHOUSE_DIR, env=env, capture_output=True, text=True, timeout=300, check=False)
     if result.returncode != 0 or not report.is_file():
         return {"error": (result.stdout + result.stderr).strip()[-1500:] or f"exit {result.returncode}"}
     data = json.loads(report.read_text(encoding="utf-8"))
-    scores = {c: (round(data["categories"][c]["score"] * 100) if data["categories"][c]["score"] is not None
-                  else None) for c in CATEGORIES}
+    scores = {
+        c: (round(data["categories"][c]["score"] * 100) if data["categories"][c]["score"] is not None else None)
+        for c in CATEGORIES
+    }
     findings = []
     for cat in CATEGORIES:
         for ref in data["categories"][cat]["auditRefs"]:
             audit = data["audits"][ref["id"]]
-            if ref.get("weight", 0) and audit.get("score") is not None and audit["score"] < 1 \
-                    and audit.get("scoreDisplayMode") in ("binary", "numeric", "metricSavings"):
-                findings.append({"category": cat, "id": ref["id"], "score": audit["score"],
-                                 "title": audit.get("title", ""), "display": audit.get("displayValue", "")})
+            if (
+                ref.get("weight", 0)
+                and audit.get("score") is not None
+                and audit["score"] < 1
+                and audit.get("scoreDisplayMode") in ("binary", "numeric", "metricSavings")
+            ):
+                findings.append(
+                    {
+                        "category": cat,
+                        "id": ref["id"],
+                        "score": audit["score"],
+                        "title": audit.get("title", ""),
+                        "display": audit.get("displayValue", ""),
+                    }
+                )
     for ref in data["categories"]["performance"]["auditRefs"]:
         audit = data["audits"][ref["id"]]
-        if not ref.get("weight") and audit.get("score") is not None and audit["score"] < 0.9 \
-                and audit.get("scoreDisplayMode") in ("metricSavings", "binary", "numeric"):
-            findings.append({"category": "performance (diagnostic)", "id": ref["id"], "score": audit["score"],
-                             "title": audit.get("title", ""), "display": audit.get("displayValue", "")})
-    metrics = {k: data["audits"][k].get("displayValue", "") for k in
-               ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time",
-                "cumulative-layout-shift", "speed-index") if k in data["audits"]}
-    return {"scores": scores, "findings": findings, "metrics": metrics, "report": str(report),
-            "lighthouse_version": data.get("lighthouseVersion")}
+        if (
+            not ref.get("weight")
+            and audit.get("score") is not None
+            and audit["score"] < 0.9
+            and audit.get("scoreDisplayMode") in ("metricSavings", "binary", "numeric")
+        ):
+            findings.append(
+                {
+                    "category": "performance (diagnostic)",
+                    "id": ref["id"],
+                    "score": audit["score"],
+                    "title": audit.get("title", ""),
+                    "display": audit.get("displayValue", ""),
+                }
+            )
+    metrics = {
+        k: data["audits"][k].get("displayValue", "")
+        for k in (
+            "first-contentful-paint",
+            "largest-contentful-paint",
+            "total-blocking-time",
+            "cumulative-layout-shift",
+            "speed-index",
+        )
+        if k in data["audits"]
+    }
+    return {
+        "scores": scores,
+        "findings": findings,
+        "metrics": metrics,
+        "report": str(report),
+        "lighthouse_version": data.get("lighthouseVersion"),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- main
+
 
 def mark(ok: bool | None) -> str:
     return "PASS" if ok else ("FAIL" if ok is not None else "n/a")
@@ -237,8 +290,11 @@ def print_metrics(site: Path) -> list[dict]:
     print("First screen and length at 1280x800, <details> closed (tools/page_metrics.py):")
     print(page_metrics.table(rows))
     sizes = index_sizes(site)
-    print("search index gzip: " + ", ".join(f"{lang} {size:,} B" for lang, size in sizes.items())
-          + " (target <= 100,000 B each)")
+    print(
+        "search index gzip: "
+        + ", ".join(f"{lang} {size:,} B" for lang, size in sizes.items())
+        + " (target <= 100,000 B each)"
+    )
     print(flush=True)
     return rows
 
@@ -248,12 +304,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="where benchmark.json goes (default build/)")
     parser.add_argument("--runs", type=int, default=2, help="builds to time (best is reported; default 2)")
     parser.add_argument("--no-lighthouse", action="store_true", help="skip Lighthouse")
-    parser.add_argument("--tutorial", metavar="SLUG",
-                        help="tutorial folder to measure, e.g. 01-house-prices (default: the largest page)")
-    parser.add_argument("--no-gzip", action="store_true",
-                        help="serve files uncompressed (plain http.server) instead of gzip like a production server")
-    parser.add_argument("--metrics-only", type=Path, metavar="SITE",
-                        help="only the page metrics and search index sizes of an existing build (no build, no Lighthouse)")
+    parser.add_argument(
+        "--tutorial",
+        metavar="SLUG",
+        help="tutorial folder to measure, e.g. 01-house-prices (default: the largest page)",
+    )
+    parser.add_argument(
+        "--no-gzip",
+        action="store_true",
+        help="serve files uncompressed (plain http.server) instead of gzip like a production server",
+    )
+    parser.add_argument(
+        "--metrics-only",
+        type=Path,
+        metavar="SITE",
+        help="only the page metrics and search index sizes of an existing build (no build, no Lighthouse)",
+    )
     args = parser.parse_args(argv)
     if args.metrics_only:
         print_metrics(args.metrics_only)
@@ -274,9 +340,12 @@ def main(argv: list[str] | None = None) -> int:
             if not slugs:
                 sys.exit("benchmark.py: the build holds no tutorial")
             largest = args.tutorial or max(slugs, key=lambda s: (site / "tutorials" / s / "index.html").stat().st_size)
-            pages = {"home zh": site / "index.html", "home en": site / "en" / "index.html",
-                     f"tutorial zh ({largest})": site / "tutorials" / largest / "index.html",
-                     f"tutorial en ({largest})": site / "en" / "tutorials" / largest / "index.html"}
+            pages = {
+                "home zh": site / "index.html",
+                "home en": site / "en" / "index.html",
+                f"tutorial zh ({largest})": site / "tutorials" / largest / "index.html",
+                f"tutorial en ({largest})": site / "en" / "tutorials" / largest / "index.html",
+            }
             rels = {k: p.relative_to(site).parent.as_posix() for k, p in pages.items()}
             urls = {k: base if rel == "." else f"{base}{rel}/" for k, rel in rels.items()}
             if Path(CHROMIUM).is_file():
@@ -291,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_lighthouse:
                 lighthouse_note = "skipped (--no-lighthouse)"
             elif not LIGHTHOUSE.exists():
-                lighthouse_note = ("not installed: run `cd tools/lighthouse && npm ci` "
-                                   "(needs node >= 18.16 and npm), then run this script again")
+                lighthouse_note = (
+                    "not installed: run `cd tools/lighthouse && npm ci` "
+                    "(needs node >= 18.16 and npm), then run this script again"
+                )
             elif not shutil.which("node"):
                 lighthouse_note = "node is not on PATH"
             else:
@@ -325,12 +396,15 @@ def main(argv: list[str] | None = None) -> int:
             value = lh.get("scores", {}).get(cat)
             line += f"{value if value is not None else '-':>6}"
             if "scores" in lh:
-                checks.append((f"{kind}: {cat} >= {TARGET_SCORES[cat]}",
-                               value is not None and value >= TARGET_SCORES[cat]))
+                checks.append(
+                    (f"{kind}: {cat} >= {TARGET_SCORES[cat]}", value is not None and value >= TARGET_SCORES[cat])
+                )
         print(line)
     index_gz = next(iter(weights.values()))["gzip_bytes"].get("search_index", 0)
-    print(f"search index (search/search_index.json), gzip: {index_gz:,} B"
-          + ("" if index_gz else " (not fetched by the page)"))
+    print(
+        f"search index (search/search_index.json), gzip: {index_gz:,} B"
+        + ("" if index_gz else " (not fetched by the page)")
+    )
     print()
     if lighthouse_note:
         print(f"Lighthouse: {lighthouse_note}")
@@ -345,12 +419,17 @@ def main(argv: list[str] | None = None) -> int:
     if scores:
         first = next((lh for lh in scores.values() if "metrics" in lh), None)
         if first:
-            print(f"Lighthouse {first['lighthouse_version']}, mobile emulation, simulated throttling. Metrics of "
-                  + next(k for k, v in scores.items() if v is first) + ": "
-                  + ", ".join(f"{k} {v}" for k, v in first["metrics"].items()))
+            print(
+                f"Lighthouse {first['lighthouse_version']}, mobile emulation, simulated throttling. Metrics of "
+                + next(k for k, v in scores.items() if v is first)
+                + ": "
+                + ", ".join(f"{k} {v}" for k, v in first["metrics"].items())
+            )
     print()
-    print("Targets: accessibility / best-practices / SEO 100, performance >= 95 (mobile), "
-          f"tutorial page <= {TARGET_TUTORIAL_BYTES // 1000} KB gzip without images")
+    print(
+        "Targets: accessibility / best-practices / SEO 100, performance >= 95 (mobile), "
+        f"tutorial page <= {TARGET_TUTORIAL_BYTES // 1000} KB gzip without images"
+    )
     for name, ok in checks:
         print(f"  {mark(ok)}  {name}")
 
@@ -360,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         "build_seconds_best": round(build_s, 3),
         "build_seconds_runs": [round(t, 3) for t in times],
         "gzip_level": GZIP_LEVEL,
-        "pages": {kind: {"path": urls[kind].split(f"/{SUBPATH}/", 1)[1], **weights[kind],
-                         "lighthouse": scores.get(kind)} for kind in pages},
+        "pages": {
+            kind: {"path": urls[kind].split(f"/{SUBPATH}/", 1)[1], **weights[kind], "lighthouse": scores.get(kind)}
+            for kind in pages
+        },
         "search_index_gzip_bytes": index_gz,
         "lighthouse_note": lighthouse_note,
         "targets": {"scores": TARGET_SCORES, "tutorial_gzip_bytes_max": TARGET_TUTORIAL_BYTES},

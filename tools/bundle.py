@@ -26,10 +26,10 @@ It exits non-zero with a message naming the failed step.
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
 import html
 import json
+import os
 import posixpath
 import re
 import sys
@@ -68,6 +68,7 @@ def tutorials(site: Path) -> list[dict]:
 
 # --------------------------------------------------------------------------------------------- build
 
+
 def build_site(site: Path, **env: str) -> float:
     """mkdocs build --strict into *site*; returns seconds; raises BundleError with the log tail."""
     start = time.perf_counter()
@@ -85,7 +86,8 @@ def build_site(site: Path, **env: str) -> float:
 # This is a local replacement: Chromium refuses `new Worker("file://...")`, so on file:// pages the worker
 # script runs in a hidden iframe of the page's own origin. Material's search worker checks for
 # `IFrameWorker` in its parent to find its lunr language files, and awaits `importScripts`.
-WORKER_SHIM_JS = r"""/* Web Worker shim for file:// pages (SCOW AI tutorials offline bundle, written by tools/bundle.py). */
+WORKER_SHIM_JS = r"""/* Web Worker shim for file:// pages
+   (SCOW AI tutorials offline bundle, written by tools/bundle.py). */
 (function () {
   "use strict";
   if (location.protocol !== "file:" || window.IFrameWorker) return;
@@ -175,8 +177,10 @@ def fix_offline_site(site: Path) -> None:
         if new != text:
             page.write_text(new, encoding="utf-8")
     if not (site / "search" / "search_index.js").is_file():
-        raise BundleError("the offline build has no search/search_index.js: is Material's offline plugin enabled "
-                          "by OFFLINE_BUILD in mkdocs.yml?")
+        raise BundleError(
+            "the offline build has no search/search_index.js: is Material's offline plugin enabled "
+            "by OFFLINE_BUILD in mkdocs.yml?"
+        )
 
 
 def make_zip(site: Path, target: Path) -> None:
@@ -266,9 +270,9 @@ def print_document(site: Path, lang: str, items: list[dict], site_url: str) -> P
             if el.name == "input":
                 el["name"] = f"{key}-{el['name']}"
         for el in article.select("a[href]"):
-            el["href"] = rewrite_link(el["href"], page_rel, key, anchors, site_url)
+            el["href"] = rewrite_link(str(el["href"]), page_rel, key, anchors, site_url)
         for el in article.select("img[src], source[src], video[src], audio[src]"):
-            el["src"] = rewrite_asset(el["src"], page_rel)
+            el["src"] = rewrite_asset(str(el["src"]), page_rel)
         for el in article.select("img[srcset], source[srcset]"):
             del el["srcset"]
         h1 = article.find("h1")
@@ -276,22 +280,27 @@ def print_document(site: Path, lang: str, items: list[dict], site_url: str) -> P
         toc.append((key, title))
         chapters.append(f'<section class="print-chapter" id="{key}">\n{article.decode_contents()}\n</section>')
 
+    if home_soup is None or home_soup.body is None:
+        raise BundleError(f"PDF ({lang}): the build has no pages to print")
     head_css = []
     home_rel = page_file(site, lang, "").relative_to(site).as_posix()
     for link in home_soup.select('link[rel~="stylesheet"][href]'):
-        head_css.append(f'<link rel="stylesheet" href="{html.escape(rewrite_asset(link["href"], home_rel))}">')
+        head_css.append(f'<link rel="stylesheet" href="{html.escape(rewrite_asset(str(link["href"]), home_rel))}">')
     body = home_soup.body
-    body_attrs = " ".join(f'{k}="{html.escape(v if isinstance(v, str) else " ".join(v))}"'
-                          for k, v in body.attrs.items() if k in ("dir",) or k.startswith("data-md-color"))
+    body_attrs = " ".join(
+        f'{k}="{html.escape(v if isinstance(v, str) else " ".join(v))}"'
+        for k, v in body.attrs.items()
+        if k in ("dir",) or k.startswith("data-md-color")
+    )
     meta = home_soup.select_one('meta[name="description"]')
-    description = meta["content"] if meta else ""
+    description = str(meta["content"]) if meta else ""
     site_name = (home_soup.title.get_text(strip=True) if home_soup.title else "SCOW AI").split(" - ")[0]
     ui = UI[lang]
     online = site_url + ("" if lang == "zh" else "en/")
     today = dt.date.today().isoformat()
     toc_items = "\n".join(f'<li><a href="#{key}">{html.escape(title)}</a></li>' for key, title in toc)
     document = f"""<!doctype html>
-<html lang="{'zh-CN' if lang == 'zh' else 'en'}">
+<html lang="{"zh-CN" if lang == "zh" else "en"}">
 <head>
 <meta charset="utf-8">
 <title>{html.escape(site_name)}</title>
@@ -303,10 +312,10 @@ def print_document(site: Path, lang: str, items: list[dict], site_url: str) -> P
 <section class="print-title">
 <h1>{html.escape(site_name)}</h1>
 <p>{html.escape(description)}</p>
-<p class="print-meta">{ui['online']}: {html.escape(online)}<br>{ui['built']}: {today}</p>
+<p class="print-meta">{ui["online"]}: {html.escape(online)}<br>{ui["built"]}: {today}</p>
 </section>
 <section class="print-toc">
-<h1>{ui['contents']}</h1>
+<h1>{ui["contents"]}</h1>
 <ol>
 {toc_items}
 </ol>
@@ -350,16 +359,21 @@ def rewrite_link(href: str, page_rel: str, key: str, anchors: dict[str, str], si
 
 def print_pdfs(site: Path, out: Path, langs: list[str], items: list[dict], site_url: str) -> list[Path]:
     try:
-        from playwright.sync_api import Error as PlaywrightError, sync_playwright
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise BundleError(f"PDF: Playwright is not installed ({exc}); run: .venv/bin/pip install '.[test]'")
+        raise BundleError(f"PDF: Playwright is not installed ({exc}); run: .venv/bin/pip install '.[test]'") from None
     if not Path(CHROMIUM).exists():
-        raise BundleError(f"PDF: {CHROMIUM} is missing; install Debian's chromium (apt-get install chromium), "
-                          "or skip the PDFs with --no-pdf")
+        raise BundleError(
+            f"PDF: {CHROMIUM} is missing; install Debian's chromium (apt-get install chromium), "
+            "or skip the PDFs with --no-pdf"
+        )
     written = []
-    footer = ('<div style="font-size:8px;width:100%;text-align:center;color:#555;'
-              'font-family:\'Liberation Sans\',\'WenQuanYi Micro Hei\',sans-serif;">'
-              '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+    footer = (
+        '<div style="font-size:8px;width:100%;text-align:center;color:#555;'
+        "font-family:'Liberation Sans','WenQuanYi Micro Hei',sans-serif;\">"
+        '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+    )
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -371,9 +385,15 @@ def print_pdfs(site: Path, out: Path, langs: list[str], items: list[dict], site_
                     page.emulate_media(media="print")
                     page.evaluate("document.fonts.ready")
                     target = out / PDF_NAME.format(lang=lang)
-                    page.pdf(path=str(target), format="A4", print_background=True, display_header_footer=True,
-                             header_template="<span></span>", footer_template=footer,
-                             margin={"top": "16mm", "bottom": "18mm", "left": "15mm", "right": "15mm"})
+                    page.pdf(
+                        path=str(target),
+                        format="A4",
+                        print_background=True,
+                        display_header_footer=True,
+                        header_template="<span></span>",
+                        footer_template=footer,
+                        margin={"top": "16mm", "bottom": "18mm", "left": "15mm", "right": "15mm"},
+                    )
                     page.close()
                     written.append(target)
             finally:
@@ -384,6 +404,7 @@ def print_pdfs(site: Path, out: Path, langs: list[str], items: list[dict], site_
 
 
 # ---------------------------------------------------------------------------------------------- main
+
 
 def site_url_of(site: Path) -> str:
     """The address the build was made for (tutorials.json records it, always with a trailing slash)."""
@@ -404,14 +425,19 @@ def main(argv: list[str] | None = None) -> int:
             site = Path(tmp) / "site"
             site_url = os.environ.get("SITE_URL") or DEFAULT_SITE_URL
             if site_url == DEFAULT_SITE_URL:
-                print(f"bundle.py: warning: SITE_URL is not set: the bundle's wget lines and links point at the "
-                      f"local test address {DEFAULT_SITE_URL} (e.g. SITE_URL=https://hpc.example.edu.cn/tutorial/)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"bundle.py: warning: SITE_URL is not set: the bundle's wget lines and links point at the "
+                    f"local test address {DEFAULT_SITE_URL} (e.g. SITE_URL=https://hpc.example.edu.cn/tutorial/)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(f"[bundle] {step} (OFFLINE_BUILD=true, SITE_URL={site_url}) ...", flush=True)
             seconds = build_site(site, OFFLINE_BUILD="true", SITE_URL=site_url)
             items = tutorials(site)
-            print(f"[bundle]   built in {seconds:.1f} s, {len(items)} tutorials: "
-                  + ", ".join(t["slug"] for t in items), flush=True)
+            print(
+                f"[bundle]   built in {seconds:.1f} s, {len(items)} tutorials: " + ", ".join(t["slug"] for t in items),
+                flush=True,
+            )
             step = "offline fix-ups"
             fix_offline_site(site)
             step = "zip"

@@ -31,18 +31,14 @@ import statistics
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-try:  # the shared Chromium settings (tools/common.py, or the package it moved to)
-    from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS
-except ImportError:  # pragma: no cover - before the move
-    try:
-        from common import CHROMIUM, CHROMIUM_ARGS
-    except ImportError:
-        CHROMIUM = "/usr/bin/chromium"
-        CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
+from scow_tutorials.common import CHROMIUM, CHROMIUM_ARGS
 
-VIEWPORT = {"width": 1280, "height": 800}
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 TARGETS = {"first": 800, "card": 120, "page": 6000, "wide": 0}
 PAGE_MAX = 9000
 LANGS = ("zh", "en")
@@ -106,8 +102,11 @@ def tutorial_paths(site: Path) -> list[tuple[int, str]]:
     if catalog.is_file():
         data = json.loads(catalog.read_text(encoding="utf-8"))["tutorials"]
         return [(t["number"], f"tutorials/{t['slug']}/") for t in data]
-    return [(int(p.name[:2]), f"tutorials/{p.name}/") for p in sorted((site / "tutorials").glob("[0-9][0-9]-*"))
-            if (p / "index.html").is_file()]
+    return [
+        (int(p.name[:2]), f"tutorials/{p.name}/")
+        for p in sorted((site / "tutorials").glob("[0-9][0-9]-*"))
+        if (p / "index.html").is_file()
+    ]
 
 
 def measure_page(page, url: str) -> dict:
@@ -169,17 +168,21 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         name = r["path"].split("/")[-2] if r["number"] is not None else r["lang"]
         lang = r["lang"] if r["number"] is not None else ""
-        out.append(f"{name:<28}{lang:<6}{flag('first', r['first']):>8}{flag('card', r['card']):>7}"
-                   f"{flag('page', r['page']):>9}{flag('wide', r['wide']):>6}  {r['first_step'] or '(none)'}")
+        out.append(
+            f"{name:<28}{lang:<6}{flag('first', r['first']):>8}{flag('card', r['card']):>7}"
+            f"{flag('page', r['page']):>9}{flag('wide', r['wide']):>6}  {r['first_step'] or '(none)'}"
+        )
     tutorials = [r for r in rows if r["number"] is not None]
     if tutorials:
         heights = [r["page"] for r in tutorials]
         out.append("")
-        out.append(f"pages: {len(tutorials)}; first step <= {TARGETS['first']}: "
-                   f"{sum(1 for r in tutorials if r['first'] is not None and r['first'] <= TARGETS['first'])}; "
-                   f"card <= {TARGETS['card']}: {sum(1 for r in tutorials if (r['card'] or 0) <= TARGETS['card'])}; "
-                   f"page height median {statistics.median(heights):,.0f}, max {max(heights):,} "
-                   f"(targets {TARGETS['page']:,} / {PAGE_MAX:,}); wide shell blocks {sum(r['wide'] for r in tutorials)}")
+        out.append(
+            f"pages: {len(tutorials)}; first step <= {TARGETS['first']}: "
+            f"{sum(1 for r in tutorials if r['first'] is not None and r['first'] <= TARGETS['first'])}; "
+            f"card <= {TARGETS['card']}: {sum(1 for r in tutorials if (r['card'] or 0) <= TARGETS['card'])}; "
+            f"page height median {statistics.median(heights):,.0f}, max {max(heights):,} "
+            f"(targets {TARGETS['page']:,} / {PAGE_MAX:,}); wide shell blocks {sum(r['wide'] for r in tutorials)}"
+        )
     return "\n".join(out)
 
 

@@ -20,9 +20,17 @@ import subprocess
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "scow_tutorials" / "portal_labels.json"
-PREFER = ("routes.", "pageComp.app.launchAppForm.", "pageComp.app.appSessionTable.", "pageComp.app.",
-          "pages.apps.", "pageComp.job.submitJobForm.", "button.", "pageComp.fileManagerComp.fileManager",
-          "pages.shell")
+PREFER = (
+    "routes.",
+    "pageComp.app.launchAppForm.",
+    "pageComp.app.appSessionTable.",
+    "pageComp.app.",
+    "pages.apps.",
+    "pageComp.job.submitJobForm.",
+    "button.",
+    "pageComp.fileManagerComp.fileManager",
+    "pages.shell",
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NOISE = re.compile(r"[，。！？!?{}]")  # messages and sentences, not labels
 
@@ -68,8 +76,10 @@ def hpc_labels(root: Path) -> dict[str, str]:
 
 def ai_labels(root: Path) -> list[str]:
     found: set[str] = set()
-    patterns = (re.compile(r"[\"'`]([^\"'`{}$\n]{1,16}?)(?:-\$\{[^}]*\})?[\"'`]"),
-                re.compile(r">\s*([^<>{}\n]{1,16}?)\s*<"))
+    patterns = (
+        re.compile(r"[\"'`]([^\"'`{}$\n]{1,16}?)(?:-\$\{[^}]*\})?[\"'`]"),
+        re.compile(r">\s*([^<>{}\n]{1,16}?)\s*<"),
+    )
     for path in sorted((root / "apps" / "ai" / "src").rglob("*.ts*")):
         text = path.read_text(encoding="utf-8", errors="replace")
         for pattern in patterns:
@@ -81,8 +91,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openscow", type=Path, required=True, help="an OpenSCOW checkout")
     args = parser.parse_args()
-    commit = subprocess.run(["git", "-C", str(args.openscow), "rev-parse", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(args.openscow), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
     new = {"source": f"PKUHPC/OpenSCOW@{commit}", "hpc": hpc_labels(args.openscow), "ai": ai_labels(args.openscow)}
     old = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else {"hpc": {}, "ai": []}
     for side in ("hpc", "ai"):

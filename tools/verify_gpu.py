@@ -51,13 +51,22 @@ def gpus(nvidia_smi: str = "nvidia-smi") -> list[dict[str, str]]:
         return []
     fields = ["name", "compute_cap", "driver_version", "memory.total"]
     try:
-        out = subprocess.run([nvidia_smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [nvidia_smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     if out.returncode != 0:
         return []
-    rows = [dict(zip(fields, (v.strip() for v in line.split(",")))) for line in out.stdout.splitlines() if line.strip()]
+    rows = [
+        dict(zip(fields, (v.strip() for v in line.split(",")), strict=False))
+        for line in out.stdout.splitlines()
+        if line.strip()
+    ]
     return [r for r in rows if len(r) == len(fields)]
 
 
@@ -66,15 +75,22 @@ def package_versions(folder: Path) -> dict[str, str]:
     reqs = envs.requirements_of(folder)
     if reqs is None:
         return {}
-    names = [re.split(r"[=<>\[ ;]", line.strip())[0] for line in reqs.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    names = [
+        re.split(r"[=<>\[ ;]", line.strip())[0]
+        for line in reqs.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     python = envs.env_path(folder) / "bin" / "python"
-    code = ("import importlib.metadata as m, json, sys\n"
-            "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))")
+    code = "import importlib.metadata as m, json, sys\nprint(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
     out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, timeout=120, check=False)
     versions = json.loads(out.stdout) if out.returncode == 0 else {}
-    cuda = subprocess.run([str(python), "-c", "import torch; print(torch.version.cuda or '')"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    cuda = subprocess.run(
+        [str(python), "-c", "import torch; print(torch.version.cuda or '')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if cuda.returncode == 0 and cuda.stdout.strip():
         versions["torch CUDA runtime"] = cuda.stdout.strip()
     return versions
@@ -94,9 +110,14 @@ def junit_results(path: Path) -> dict[int, list[dict[str, str]]]:
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
                 detail = (node.get("message") or "") + "\n" + (node.text or "")
         output = "".join((case.findtext(tag) or "") for tag in ("system-out", "system-err"))
-        results.setdefault(int(match.group(1)), []).append({
-            "test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome,
-            "seconds": case.get("time", ""), "output": (output + detail).strip()[-20000:]})
+        results.setdefault(int(match.group(1)), []).append(
+            {
+                "test": f"{case.get('classname')}::{case.get('name')}",
+                "outcome": outcome,
+                "seconds": case.get("time", ""),
+                "output": (output + detail).strip()[-20000:],
+            }
+        )
     return results
 
 
@@ -124,7 +145,7 @@ GPU_LINE = re.compile(r"^(?P<indent>\s+)gpu:.*$", re.M)
 
 def set_card(folder: Path, record: dict, hardware: list[dict]) -> None:
     """Point verified.gpu of both pages at the record."""
-    value = (f'{{date: "{record["date"]}", hardware: "{hardware_text(hardware)}", record: {RECORD}}}')
+    value = f'{{date: "{record["date"]}", hardware: "{hardware_text(hardware)}", record: {RECORD}}}'
     for page in ("index.md", "index.en.md"):
         path = folder / page
         text = path.read_text(encoding="utf-8")
@@ -136,8 +157,15 @@ def set_card(folder: Path, record: dict, hardware: list[dict]) -> None:
 
 
 def run_bench(python: Path, folder: Path) -> str:
-    out = subprocess.run([str(python), str(folder / "bench.py")], cwd=folder, capture_output=True, text=True,
-                         timeout=600, check=False, env=dict(os.environ, TILELANG_CACHE_DIR=str(ROOT / "build" / "tilelang")))
+    out = subprocess.run(
+        [str(python), str(folder / "bench.py")],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=dict(os.environ, TILELANG_CACHE_DIR=str(ROOT / "build" / "tilelang")),
+    )
     return f"$ python bench.py  (exit {out.returncode})\n{out.stdout}{out.stderr}"
 
 
@@ -154,19 +182,23 @@ def main(argv: list[str] | None = None) -> int:
 
     hardware = gpus()
     if not hardware:
-        listed = subprocess.run(pytest + ["--collect-only", "-q"], capture_output=True, text=True, cwd=ROOT)
-        tests = [line for line in listed.stdout.splitlines() if "::" in line]
-        print("verify-gpu: no NVIDIA GPU answers here (nvidia-smi lists none), so nothing was run or written.\n"
-              "Run `make verify-gpu` on a GPU node. It would run these GPU tests:")
-        for line in tests:
+        listed = subprocess.run(
+            pytest + ["--collect-only", "-q"], capture_output=True, text=True, cwd=ROOT, check=False
+        )
+        would_run = [line for line in listed.stdout.splitlines() if "::" in line]
+        print(
+            "verify-gpu: no NVIDIA GPU answers here (nvidia-smi lists none), so nothing was run or written.\n"
+            "Run `make verify-gpu` on a GPU node. It would run these GPU tests:"
+        )
+        for line in would_run:
             print("  " + line)
-        print(f"  and tutorial {BENCH_TUTORIAL}'s bench.py ({len(tests)} tests).")
-        return 2 if tests else 1
+        print(f"  and tutorial {BENCH_TUTORIAL}'s bench.py ({len(would_run)} tests).")
+        return 2 if would_run else 1
 
     print("verify-gpu on: " + hardware_text(hardware))
     xml = ROOT / "build" / "verify-gpu.xml"
     xml.parent.mkdir(exist_ok=True)
-    run = subprocess.run(pytest + ["-rA", f"--junitxml={xml}", "-o", "junit_logging=all"], cwd=ROOT)
+    run = subprocess.run(pytest + ["-rA", f"--junitxml={xml}", "-o", "junit_logging=all"], cwd=ROOT, check=False)
     results = junit_results(xml) if xml.exists() else {}
     extra: dict[int, dict[str, str]] = {}
     if BENCH_TUTORIAL in folders and (folders[BENCH_TUTORIAL].folder / "bench.py").exists():
@@ -179,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         (folder / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if not args.no_pages:
             set_card(folder, record, hardware)  # the card says how many failed, if any
-        print(f"tutorial {number}: {sum(t['outcome'] == 'passed' for t in tests)}/{len(tests)} GPU tests passed; "
-              f"record {folder.relative_to(ROOT)}/{RECORD}")
+        print(
+            f"tutorial {number}: {sum(t['outcome'] == 'passed' for t in tests)}/{len(tests)} GPU tests passed; "
+            f"record {folder.relative_to(ROOT)}/{RECORD}"
+        )
     return run.returncode
 
 

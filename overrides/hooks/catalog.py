@@ -31,15 +31,36 @@ PORTAL_MARKER = "<!-- portal-links-yaml -->"
 
 GRAPH_MARKER = "<!-- tutorial-graph -->"
 WORDS = {
-    "zh": {"filters": "筛选教程", "platform": "平台", "gpus": "GPU", "time": "用时", "all": "全部",
-           "gpus_0": "无需 GPU", "gpus_1": "单机单卡", "gpus_multi": "多卡或多机", "time_max": "{m} 分钟以内",
-           "count": "显示 {shown} / {total} 篇", "reset": "清除筛选",
-           "graph": "教程的学习路线：箭头从前置教程指向后续教程", "tutorial": "教程 {n}"},
-    "en": {"filters": "Filter the tutorials", "platform": "Platform", "gpus": "GPUs", "time": "Time",
-           "all": "All", "gpus_0": "No GPU", "gpus_1": "1 GPU", "gpus_multi": "Several GPUs or nodes",
-           "time_max": "{m} min or less", "count": "Showing {shown} of {total}", "reset": "Clear filters",
-           "graph": "Learning path: arrows go from a prerequisite to the tutorials that build on it",
-           "tutorial": "Tutorial {n}"},
+    "zh": {
+        "filters": "筛选教程",
+        "platform": "平台",
+        "gpus": "GPU",
+        "time": "用时",
+        "all": "全部",
+        "gpus_0": "无需 GPU",
+        "gpus_1": "单机单卡",
+        "gpus_multi": "多卡或多机",
+        "time_max": "{m} 分钟以内",
+        "count": "显示 {shown} / {total} 篇",
+        "reset": "清除筛选",
+        "graph": "教程的学习路线：箭头从前置教程指向后续教程",
+        "tutorial": "教程 {n}",
+    },
+    "en": {
+        "filters": "Filter the tutorials",
+        "platform": "Platform",
+        "gpus": "GPUs",
+        "time": "Time",
+        "all": "All",
+        "gpus_0": "No GPU",
+        "gpus_1": "1 GPU",
+        "gpus_multi": "Several GPUs or nodes",
+        "time_max": "{m} min or less",
+        "count": "Showing {shown} of {total}",
+        "reset": "Clear filters",
+        "graph": "Learning path: arrows go from a prerequisite to the tutorials that build on it",
+        "tutorial": "Tutorial {n}",
+    },
 }
 TIME_LIMITS = (30, 45, 60)
 
@@ -66,17 +87,23 @@ def _filters(lang: str) -> str:
 
     def select(name: str, options: list[tuple[str, str]]) -> str:
         opts = "".join(f'<option value="{v}">{e(label)}</option>' for v, label in [("", w["all"])] + options)
-        return (f'<label class="catalog-filters__field">{e(w[name])} '
-                f'<select data-filter="{name}" name="{name}">{opts}</select></label>')
+        return (
+            f'<label class="catalog-filters__field">{e(w[name])} '
+            f'<select data-filter="{name}" name="{name}">{opts}</select></label>'
+        )
 
     platforms = [(p, TEXT[lang]["platform"][p]) for p in ("hpc", "ai")]
     gpus = [("0", w["gpus_0"]), ("1", w["gpus_1"]), ("multi", w["gpus_multi"])]
     times = [(str(m), w["time_max"].format(m=m)) for m in TIME_LIMITS]
-    return (f'<form class="catalog-filters" aria-label="{e(w["filters"])}" hidden>'
-            + select("platform", platforms) + select("gpus", gpus) + select("time", times)
-            + f'<button type="reset" class="md-button catalog-filters__reset">{e(w["reset"])}</button>'
-            + f'<output class="catalog-filters__count" data-template="{e(w["count"])}" aria-live="polite"></output>'
-            + "</form>")
+    return (
+        f'<form class="catalog-filters" aria-label="{e(w["filters"])}" hidden>'
+        + select("platform", platforms)
+        + select("gpus", gpus)
+        + select("time", times)
+        + f'<button type="reset" class="md-button catalog-filters__reset">{e(w["reset"])}</button>'
+        + f'<output class="catalog-filters__count" data-template="{e(w["count"])}" aria-live="polite"></output>'
+        + "</form>"
+    )
 
 
 def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
@@ -93,20 +120,28 @@ def catalog_markdown(config: MkDocsConfig, lang: str) -> str:
         entries = by_section.get(section["id"])
         if not entries:
             continue
-        out += ['<div class="catalog-section" markdown>', "", f"### {section[lang]} {{#catalog-{section['id']}}}",
-                "", '<ul class="catalog-items">']
+        out += [
+            '<div class="catalog-section" markdown>',
+            "",
+            f"### {section[lang]} {{#catalog-{section['id']}}}",
+            "",
+            '<ul class="catalog-items">',
+        ]
         for tutorial in entries:
             meta, card = tutorial.meta[lang], tutorial.card[lang]
             res = card["resources"]
             # One row per item: each catalog field's label (read by screen readers, hidden on screen) and value.
-            facts = "".join(f'<th>{e(f.label[lang])}</th><td data-field="{f.name}">{e(str(f.shown(card[f.name], lang)))}</td>'
-                            for f in columns)
+            facts = "".join(
+                f'<th>{e(f.label_in(lang))}</th><td data-field="{f.name}">{e(str(f.shown(card[f.name], lang)))}</td>'
+                for f in columns
+            )
             out.append(
                 f'<li class="catalog-item" data-number="{card["number"]}" data-platform="{card["platform"]}" '
                 f'data-gpus="{res["gpus"]}" data-nodes="{res["nodes"]}" data-time="{card["time"]}">'
                 f'<a class="catalog-item__title" href="{_href(config, tutorial)}">{e(meta["title"])}</a>'
                 f'<table class="catalog-item__facts"><tr>{facts}</tr></table>'
-                f'<span class="catalog-item__desc">{e(meta["description"])}</span></li>')
+                f'<span class="catalog-item__desc">{e(meta["description"])}</span></li>'
+            )
         out += ["</ul>", "", "</div>", ""]
     out += ["</div>", ""]
     return "\n".join(out)
@@ -155,19 +190,27 @@ def graph_svg(config: MkDocsConfig, lang: str) -> str:
             x1, y1 = where[p]
             a, b = (x1 + box_w, y1 + box_h / 2), (x2 - 3, y2 + box_h / 2)
             mid = (a[0] + b[0]) / 2
-            edges.append(f'<path class="graph__edge" d="M{a[0]:.0f} {a[1]:.0f}C{mid:.0f} {a[1]:.0f} {mid:.0f} '
-                         f'{b[1]:.0f} {b[0]:.0f} {b[1]:.0f}" marker-end="url(#graph-arrow-{lang})"/>')
+            edges.append(
+                f'<path class="graph__edge" d="M{a[0]:.0f} {a[1]:.0f}C{mid:.0f} {a[1]:.0f} {mid:.0f} '
+                f'{b[1]:.0f} {b[0]:.0f} {b[1]:.0f}" marker-end="url(#graph-arrow-{lang})"/>'
+            )
         x, y = where[number]
         title = tutorial.meta[lang]["title"]
-        nodes.append(f'<a href="{_href(config, tutorial)}" aria-label="{e(title)}"><title>{e(title)}</title>'
-                     f'<rect class="graph__node graph__node--{tutorial.card[lang]["platform"]}" x="{x}" y="{y:.0f}" '
-                     f'width="{box_w}" height="{box_h}" rx="4"/><text x="{x + box_w / 2:.0f}" y="{y + 20:.0f}" '
-                     f'text-anchor="middle">{e(w["tutorial"].format(n=number))}</text></a>')
-    return (f'<svg class="prerequisite-graph" viewBox="0 0 {width} {height:.0f}" width="{width}" height="{height:.0f}" '
-            f'aria-labelledby="graph-title-{lang}"><title id="graph-title-{lang}">{e(w["graph"])}</title>'
-            f'<defs><marker id="graph-arrow-{lang}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
-            f'markerHeight="6" orient="auto"><path class="graph__arrow" d="M0 0L10 5L0 10z"/></marker></defs>'
-            + "".join(edges) + "".join(nodes) + "</svg>\n")
+        nodes.append(
+            f'<a href="{_href(config, tutorial)}" aria-label="{e(title)}"><title>{e(title)}</title>'
+            f'<rect class="graph__node graph__node--{tutorial.card[lang]["platform"]}" x="{x}" y="{y:.0f}" '
+            f'width="{box_w}" height="{box_h}" rx="4"/><text x="{x + box_w / 2:.0f}" y="{y + 20:.0f}" '
+            f'text-anchor="middle">{e(w["tutorial"].format(n=number))}</text></a>'
+        )
+    return (
+        f'<svg class="prerequisite-graph" viewBox="0 0 {width} {height:.0f}" width="{width}" height="{height:.0f}" '
+        f'aria-labelledby="graph-title-{lang}"><title id="graph-title-{lang}">{e(w["graph"])}</title>'
+        f'<defs><marker id="graph-arrow-{lang}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
+        f'markerHeight="6" orient="auto"><path class="graph__arrow" d="M0 0L10 5L0 10z"/></marker></defs>'
+        + "".join(edges)
+        + "".join(nodes)
+        + "</svg>\n"
+    )
 
 
 def portal_links_yaml(config: MkDocsConfig, lang: str) -> str:
@@ -175,16 +218,24 @@ def portal_links_yaml(config: MkDocsConfig, lang: str) -> str:
     base = (config.site_url or "/").rstrip("/") + "/"
     prefix = "" if lang == DEFAULT_LANG else f"{lang}/"
     home = {"zh": "AI 教程", "en": "AI tutorials"}[lang]
-    nav = ["navLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true",
-           "    children:"]
+    nav = ["navLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true", "    children:"]
     for tutorial in registry.current().values():
         title = tutorial.meta[lang]["title"].replace('"', '\\"')
-        nav += [f'      - text: "{title}"', f'        url: "{base}{prefix}{tutorial.path}"',
-                "        openInNewPage: true"]
+        nav += [
+            f'      - text: "{title}"',
+            f'        url: "{base}{prefix}{tutorial.path}"',
+            "        openInNewPage: true",
+        ]
     user = ["userLinks:", f'  - text: "{home}"', f'    url: "{base}{prefix}"', "    openInNewPage: true"]
     where = "config/portal.yaml 或 config/ai.yaml" if lang == "zh" else "config/portal.yaml or config/ai.yaml"
-    return (f'```yaml title="{where}"\n' + "\n".join(nav) + "\n```\n\n"
-            + '```yaml title="config/common.yaml"\n' + "\n".join(user) + "\n```\n")
+    return (
+        f'```yaml title="{where}"\n'
+        + "\n".join(nav)
+        + "\n```\n\n"
+        + '```yaml title="config/common.yaml"\n'
+        + "\n".join(user)
+        + "\n```\n"
+    )
 
 
 def catalog_json(config: MkDocsConfig) -> dict[str, Any]:
@@ -198,27 +249,30 @@ def catalog_json(config: MkDocsConfig) -> dict[str, Any]:
         elif res["gpus"] > 1:
             tags.append("multi-gpu")
         paths = {"zh": tutorial.path, "en": f"en/{tutorial.path}"}
-        entries.append({
-            "number": number,
-            "slug": tutorial.slug,
-            "section": card["section"],
-            "title": {lang: tutorial.meta[lang]["title"] for lang in LANGS},
-            "description": {lang: tutorial.meta[lang]["description"] for lang in LANGS},
-            "path": paths,
-            "url": {lang: base + paths[lang] for lang in LANGS},
-            "platform": card["platform"],
-            "resources": {"nodes": res["nodes"], "gpus_per_node": res["gpus"]},
-            "resources_text": {lang: resources_text(res, lang) for lang in LANGS},
-            "time_minutes": card["time"],
-            "prerequisites": card["prerequisites"],
-            "image": card["image"],
-            "verified": {k: card["verified"][k] for k in ("ci", "slurm", "gpu")},
-            "tags": tags,
-        })
+        entries.append(
+            {
+                "number": number,
+                "slug": tutorial.slug,
+                "section": card["section"],
+                "title": {lang: tutorial.meta[lang]["title"] for lang in LANGS},
+                "description": {lang: tutorial.meta[lang]["description"] for lang in LANGS},
+                "path": paths,
+                "url": {lang: base + paths[lang] for lang in LANGS},
+                "platform": card["platform"],
+                "resources": {"nodes": res["nodes"], "gpus_per_node": res["gpus"]},
+                "resources_text": {lang: resources_text(res, lang) for lang in LANGS},
+                "time_minutes": card["time"],
+                "prerequisites": card["prerequisites"],
+                "image": card["image"],
+                "verified": {k: card["verified"][k] for k in ("ci", "slurm", "gpu")},
+                "tags": tags,
+            }
+        )
         for field in FIELDS:  # every other card field, as declared: shared ones once, the others per language
             if field.name not in entries[-1] and field.name not in ("number", "section"):
-                entries[-1][field.name] = (card[field.name] if field.shared
-                                           else {lang: tutorial.card[lang][field.name] for lang in LANGS})
+                entries[-1][field.name] = (
+                    card[field.name] if field.shared else {lang: tutorial.card[lang][field.name] for lang in LANGS}
+                )
     return {"schema": 1, "site_url": base, "languages": list(LANGS), "tutorials": entries}
 
 

@@ -31,10 +31,20 @@ from scow_tutorials.registry import PAGE_RE, STATE
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 WORDS = {
-    "zh": {"position": "教程 {n} / {total}", "zip": "下载全部文件（zip）", "more": "更多：{labels}",
-           "join": "、", "colon": "："},
-    "en": {"position": "Tutorial {n} of {total}", "zip": "Download all files (zip)", "more": "More: {labels}",
-           "join": ", ", "colon": ": "},
+    "zh": {
+        "position": "教程 {n} / {total}",
+        "zip": "下载全部文件（zip）",
+        "more": "更多：{labels}",
+        "join": "、",
+        "colon": "：",
+    },
+    "en": {
+        "position": "Tutorial {n} of {total}",
+        "zip": "Download all files (zip)",
+        "more": "More: {labels}",
+        "join": ", ",
+        "colon": ": ",
+    },
 }
 
 
@@ -47,6 +57,7 @@ def chip_names() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- the card
+
 
 @event_priority(-50)  # after tutorials.py made the card
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -120,6 +131,7 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
 
 
 # ----------------------------------------------------------------------------------------- the zips
+
 
 def write_zip(folder: Path, names: list[str], source: Path, out: Path) -> None:
     """``out`` holding ``names`` (read from ``folder``, the site's copy), reproducibly; ``source`` is the docs

@@ -30,18 +30,23 @@ ID_RE = re.compile(r"(?:^|\s)#([A-Za-z0-9_-]+)")
 FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
 LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 WORDS = {
-    "zh": {"count": "共 {n} 条，来自 {t} 篇教程。",
-           "none": "还没有教程写出带 `err-` 标识的常见问题条目。", "empty": "本篇的常见问题还没有中文条目。"},
-    "en": {"count": "{n} entries from {t} tutorials.",
-           "none": "No tutorial has troubleshooting entries with `err-` ids yet.",
-           "empty": "This tutorial's troubleshooting entries are not translated yet."},
+    "zh": {
+        "count": "共 {n} 条，来自 {t} 篇教程。",
+        "none": "还没有教程写出带 `err-` 标识的常见问题条目。",
+        "empty": "本篇的常见问题还没有中文条目。",
+    },
+    "en": {
+        "count": "{n} entries from {t} tutorials.",
+        "none": "No tutorial has troubleshooting entries with `err-` ids yet.",
+        "empty": "This tutorial's troubleshooting entries are not translated yet.",
+    },
 }
 
 
 class Entry(NamedTuple):
-    id: str        # err-...
-    heading: str   # the heading's Markdown, without its attribute list
-    line: int      # 1-based line in the page's source
+    id: str  # err-...
+    heading: str  # the heading's Markdown, without its attribute list
+    line: int  # 1-based line in the page's source
 
 
 def entries(text: str) -> list[Entry]:
@@ -56,7 +61,7 @@ def entries(text: str) -> list[Entry]:
             mark = m.group(1)
             if fence is None:
                 fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence) and not line.strip()[len(mark):].strip():
+            elif mark[0] == fence[0] and len(mark) >= len(fence) and not line.strip()[len(mark) :].strip():
                 fence = None
             continue
         if fence is not None:

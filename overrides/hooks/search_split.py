@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
+
 from scow_tutorials.registry import DEFAULT_LANG, LANGS, STATE
 
 
@@ -61,9 +62,9 @@ def split_search_index(root: Path) -> None:
         doc = dict(doc, text=lean(doc["text"]), title=lean(doc["title"]))
         if "#err-" in doc["location"]:
             doc["boost"] = ENTRY_BOOST
-        lang = next((l for l in LANGS if l != DEFAULT_LANG and doc["location"].startswith(f"{l}/")), DEFAULT_LANG)
+        lang = next((o for o in LANGS if o != DEFAULT_LANG and doc["location"].startswith(f"{o}/")), DEFAULT_LANG)
         if lang != DEFAULT_LANG:
-            doc = dict(doc, location=doc["location"][len(lang) + 1:])
+            doc = dict(doc, location=doc["location"][len(lang) + 1 :])
         parts[lang].append(doc)
     for lang, docs in parts.items():
         folder = root / "search" if lang == DEFAULT_LANG else root / lang / "search"

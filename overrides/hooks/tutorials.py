@@ -63,6 +63,7 @@ def page_lang(src_uri: str) -> str:
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     src_uri = page.file.src_uri
     rel = f"{Path(config.docs_dir).name}/{src_uri}"
+    source_path = Path(str(page.file.abs_src_path))  # every page of this site is a file under docs/
     lang = page_lang(src_uri)
     match = PAGE_RE.match(src_uri)
     if match:
@@ -71,29 +72,33 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
             raise FrontMatterError(f"{rel}: not a registered tutorial page (folder docs/tutorials/NN-slug/).")
         page.meta.update(tutorial.meta[lang])
         page.meta["tutorial_view"] = card_view(tutorial, lang, page, files)
-        found = blocks.problems(Path(page.file.abs_src_path).read_text(encoding="utf-8"),
-                                     blocks.REQUIRED)
+        found = blocks.problems(source_path.read_text(encoding="utf-8"), blocks.REQUIRED)
         if found:
             raise FrontMatterError(f"{rel}: " + f"\n{rel}: ".join(found))
         markdown = blocks.strip(markdown)
-    elif read_front_matter(Path(page.file.abs_src_path), rel).get("tutorial"):
+    elif read_front_matter(source_path, rel).get("tutorial"):
         raise FrontMatterError(
             f"{rel}: has a 'tutorial' card but is not a tutorial page. Tutorial pages live at "
             "docs/tutorials/NN-slug/index.md (and index.en.md)."
         )
-    date = git_date(page.file.abs_src_path)
+    date = git_date(str(source_path))
     if date:
         page.meta["revision_date"] = date
     markdown = substitute(markdown, config, src_uri, rel)
-    source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+    source = source_path.read_text(encoding="utf-8")
     return portal.render(markdown, lang, rel, source)  # portal steps and forms, checked against the labels
 
 
 def git_date(path: str) -> str | None:
     if path not in _git_dates:
         try:
-            out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path], capture_output=True,
-                                 text=True, timeout=20, check=False).stdout.strip()
+            out = subprocess.run(
+                ["git", "log", "-1", "--format=%cs", "--", path],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             out = ""
         _git_dates[path] = out or None
@@ -104,8 +109,11 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
     """The card's verification line: what CI executes, what ran under Slurm, whether a GPU run exists."""
     t = TEXT[lang]["verified"]
     note = f"{t['sep_open']}{verified['note']}{t['sep_close']}" if verified.get("note") else ""
-    lines = [{"text": t["ci"].format(files=t["join"].join(verified["ci"])) + note} if verified["ci"]
-             else {"text": t["no_ci"] + note}]
+    lines = [
+        {"text": t["ci"].format(files=t["join"].join(verified["ci"])) + note}
+        if verified["ci"]
+        else {"text": t["no_ci"] + note}
+    ]
     if verified["slurm"]:
         lines.append({"text": t["slurm"].format(files=t["join"].join(verified["slurm"]))})
     gpu = verified["gpu"]
@@ -114,17 +122,30 @@ def verified_lines(verified: dict[str, Any], lang: str, page: Page, files: Files
     else:
         record = files.get_file_from_path(f"{folder}/{gpu['record']}")
         if record is None:
-            raise FrontMatterError(f"docs/{folder}: verified.gpu.record '{gpu['record']}' is not a file of the tutorial")
+            raise FrontMatterError(
+                f"docs/{folder}: verified.gpu.record '{gpu['record']}' is not a file of the tutorial"
+            )
         try:
-            run = records.read_record(Path(record.abs_src_path))
+            run = records.read_record(Path(str(record.abs_src_path)))
         except ValueError as exc:
             raise FrontMatterError(f"docs/{folder}: verified.gpu.record: {exc}") from None
         failed = [t for t in run["tests"] if t.get("outcome") not in ("passed", "skipped")]
-        key = ("gpu_stale" if records.stale_files(Path(record.abs_src_path).parent, run)
-               else "gpu_failed" if failed else "gpu")
-        lines.append({"text": t[key].format(date=gpu["date"], hardware=gpu["hardware"], failed=len(failed),
-                                            total=len(run["tests"])),
-                      "link": record.url_relative_to(page.file), "link_text": t["record"]})
+        key = (
+            "gpu_stale"
+            if records.stale_files(Path(str(record.abs_src_path)).parent, run)
+            else "gpu_failed"
+            if failed
+            else "gpu"
+        )
+        lines.append(
+            {
+                "text": t[key].format(
+                    date=gpu["date"], hardware=gpu["hardware"], failed=len(failed), total=len(run["tests"])
+                ),
+                "link": record.url_relative_to(page.file),
+                "link_text": t["record"],
+            }
+        )
     return lines
 
 
@@ -141,15 +162,29 @@ def card_view(tutorial, lang: str, page: Page, files: Files) -> dict[str, Any]:
             for number in value:
                 target = tutorials.get(number)
                 file = files.get_file_from_path(target.src[lang]) if target else None
-                shown.append({"label": t["tutorial"].format(n=number),
-                              "url": file.url_relative_to(page.file) if file else None})
+                shown.append(
+                    {"label": t["tutorial"].format(n=number), "url": file.url_relative_to(page.file) if file else None}
+                )
         elif field.card == "verified":
             shown = verified_lines(value, lang, page, files, f"tutorials/{tutorial.slug}")
         elif field.card in ("references", "code"):
             shown = value
         else:
             shown = field.shown(value, lang)
-        rows.append({"name": field.name, "label": field.label[lang], "kind": field.card, "wide": field.wide,
-                     "platform": card["platform"], "value": shown})
-    return {"number": card["number"], "card_label": t["card_label"], "none": t["none"], "rows": rows,
-            "verified_text": t["verified"]}
+        rows.append(
+            {
+                "name": field.name,
+                "label": field.label_in(lang),
+                "kind": field.card,
+                "wide": field.wide,
+                "platform": card["platform"],
+                "value": shown,
+            }
+        )
+    return {
+        "number": card["number"],
+        "card_label": t["card_label"],
+        "none": t["none"],
+        "rows": rows,
+        "verified_text": t["verified"],
+    }

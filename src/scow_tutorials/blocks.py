@@ -83,7 +83,7 @@ def shell_blocks(text: str) -> list[Block]:
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             j += 1
-        body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[i + 1:j]]
+        body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]]
         code = "\n".join(body) + "\n"
         lang = _lang(match.group("info"))
         if lang in SHELL_LANGS and not _is_include(code):
@@ -114,15 +114,19 @@ def problems(text: str, required: bool = True) -> list[str]:
         if block.spec is None:
             if not required:
                 continue
-            found.append(f"line {block.line}: a {block.lang} block without a run marker on the line above its "
-                         f"fence; add one of {EXAMPLE}")
+            found.append(
+                f"line {block.line}: a {block.lang} block without a run marker on the line above its "
+                f"fence; add one of {EXAMPLE}"
+            )
         elif (problem := spec_problem(block.spec)) is not None:
             found.append(f"line {block.line - 1}: run marker {problem}")
     marked = {block.line - 1 for block in blocks if block.spec is not None}
     for number, line in enumerate(text.splitlines(), start=1):
         if ANY_MARKER_RE.search(line) and number not in marked:
-            found.append(f"line {number}: a run marker must stand alone on the line directly above a shell "
-                         f"block's opening fence ({line.strip()})")
+            found.append(
+                f"line {number}: a run marker must stand alone on the line directly above a shell "
+                f"block's opening fence ({line.strip()})"
+            )
     return found
 
 

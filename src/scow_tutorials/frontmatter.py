@@ -19,8 +19,7 @@ import yaml
 from mkdocs.exceptions import PluginError
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*\n", re.S)
-PLACEHOLDER_RE = re.compile(
-    r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url(?:\.\d\d)?|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(facts(?:\.[A-Za-z0-9_]+)+|files_url(?:\.\d\d)?|pin\.[A-Za-z0-9_.-]+?)\s*\}\}")
 # A card is about 1.5 KB of YAML; 16 KB leaves room for long reference lists.
 FRONT_MATTER_MAX = 16 * 1024
 PIN_LINE_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
@@ -67,10 +66,12 @@ def read_front_matter(path: Path, rel: str) -> dict[str, Any]:
 def _refuse_anchors(block: str, rel: str) -> None:
     """Scan the YAML's events (linear, nothing is expanded) for an anchor or an alias."""
     for event in yaml.parse(block, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent) or anchor:
+            line = event.start_mark.line + 2 if event.start_mark else "?"
             raise FrontMatterError(
-                f"{rel}: line {event.start_mark.line + 2}: the front matter uses a YAML anchor or alias "
-                f"('&{event.anchor}' / '*{event.anchor}'); front matter is plain data: write the value out."
+                f"{rel}: line {line}: the front matter uses a YAML anchor or alias "
+                f"('&{anchor}' / '*{anchor}'); front matter is plain data: write the value out."
             )
 
 
@@ -120,7 +121,7 @@ def pins(requirements: Path) -> dict[str, str]:
 def lookup_pin(config, src_uri: str, dotted: str, rel: str) -> str:
     """``pin.NAME`` (the page's folder) or ``pin.NN.NAME`` (tutorial NN's folder)."""
     docs = Path(config.docs_dir)
-    name = dotted[len("pin."):]
+    name = dotted[len("pin.") :]
     folder = docs / PurePosixPath(src_uri).parent
     number = re.match(r"^(\d\d)\.(.+)$", name)
     if number:
@@ -131,12 +132,16 @@ def lookup_pin(config, src_uri: str, dotted: str, rel: str) -> str:
         folder = matches[0]
     requirements = folder / "requirements.txt"
     if not requirements.exists():
-        raise FrontMatterError(f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} does not "
-                               "exist; pin the package there, or name another tutorial: {{ pin.NN.package }}.")
+        raise FrontMatterError(
+            f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} does not "
+            "exist; pin the package there, or name another tutorial: {{ pin.NN.package }}."
+        )
     found = pins(requirements)
     if _norm(name) not in found:
-        raise FrontMatterError(f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} pins no "
-                               f"'{name}' (it pins: {', '.join(sorted(found)) or 'nothing'}).")
+        raise FrontMatterError(
+            f"{rel}: '{{{{ {dotted} }}}}': {requirements.relative_to(docs.parent)} pins no "
+            f"'{name}' (it pins: {', '.join(sorted(found)) or 'nothing'})."
+        )
     return found[_norm(name)]
 
 

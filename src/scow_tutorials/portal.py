@@ -35,12 +35,30 @@ INLINE_CODE_RE = re.compile(r"(`+)(?:.+?)\1")
 CHOICE_RE = re.compile(r"^<[^<>]+>$")
 AFTER_PAREN_RE = re.compile(r"）[ \t]+(?=[\u4e00-\u9fff（“])")
 WORDS = {
-    "zh": {"field": "字段", "value": "填写", "why": "说明", "tick": "勾选", "join": "、",
-           "newer": "（新版本为 {alt}）", "newer_in": "（新版本中 {label} 为 {alt}）", "or": " 或 ",
-           "tick_why": "勾选后才出现：{fields}", "when": "{cond} 时才出现"},
-    "en": {"field": "Field", "value": "Value", "why": "Why", "tick": "tick", "join": ", ",
-           "newer": "; newer releases: {alt}", "newer_in": "; in newer releases {label} is {alt}", "or": " or ",
-           "tick_why": "ticking it shows: {fields}", "when": "appears when {cond}"},
+    "zh": {
+        "field": "字段",
+        "value": "填写",
+        "why": "说明",
+        "tick": "勾选",
+        "join": "、",
+        "newer": "（新版本为 {alt}）",
+        "newer_in": "（新版本中 {label} 为 {alt}）",
+        "or": " 或 ",
+        "tick_why": "勾选后才出现：{fields}",
+        "when": "{cond} 时才出现",
+    },
+    "en": {
+        "field": "Field",
+        "value": "Value",
+        "why": "Why",
+        "tick": "tick",
+        "join": ", ",
+        "newer": "; newer releases: {alt}",
+        "newer_in": "; in newer releases {label} is {alt}",
+        "or": " or ",
+        "tick_why": "ticking it shows: {fields}",
+        "when": "appears when {cond}",
+    },
 }
 
 
@@ -51,9 +69,9 @@ class PortalError(PluginError):
 @dataclass(frozen=True)
 class Labels:
     source: str
-    hpc: dict[str, str]          # zh -> the HPC portal's English string
-    ai: set[str]                 # zh labels of the AI platform
-    gloss: dict[str, str]        # AI zh -> English gloss
+    hpc: dict[str, str]  # zh -> the HPC portal's English string
+    ai: set[str]  # zh labels of the AI platform
+    gloss: dict[str, str]  # AI zh -> English gloss
     alternatives: dict[str, dict[str, list[str]]]
     apps: set[str]
     forms: dict[str, Any]
@@ -86,9 +104,15 @@ def _no_aliases(text: str, where: str) -> Any:
 def labels() -> Labels:
     generated = json.loads((HERE / "portal_labels.json").read_text(encoding="utf-8"))
     extra = _no_aliases((HERE / "portal.yml").read_text(encoding="utf-8"), "src/scow_tutorials/portal.yml")
-    return Labels(source=generated["source"], hpc=generated["hpc"], ai=set(generated["ai"]),
-                  gloss=extra.get("ai_gloss") or {}, alternatives=extra.get("alternatives") or {},
-                  apps=set(extra.get("apps") or []), forms=extra.get("forms") or {})
+    return Labels(
+        source=generated["source"],
+        hpc=generated["hpc"],
+        ai=set(generated["ai"]),
+        gloss=extra.get("ai_gloss") or {},
+        alternatives=extra.get("alternatives") or {},
+        apps=set(extra.get("apps") or []),
+        forms=extra.get("forms") or {},
+    )
 
 
 def _line_of(source: str, needle: str) -> int:
@@ -113,15 +137,19 @@ class Renderer:
         if label not in known:
             near = difflib.get_close_matches(label, sorted(known), n=1, cutoff=0.0)
             hint = f" The nearest label is '{near[0]}'." if near else ""
-            raise self.fail(needle, f"'{label}' is not a label of the SCOW {platform.upper()} portal "
-                                    f"({self.labels.source}).{hint} Use the portal's own label "
-                                    "(src/scow_tutorials/portal_labels.json, newer names in portal.yml).")
+            raise self.fail(
+                needle,
+                f"'{label}' is not a label of the SCOW {platform.upper()} portal "
+                f"({self.labels.source}).{hint} Use the portal's own label "
+                "(src/scow_tutorials/portal_labels.json, newer names in portal.yml).",
+            )
         if self.lang == "en":
             try:
                 self.labels.english(platform, label)
             except KeyError:
-                raise self.fail(needle, f"'{label}' has no English gloss: add it under ai_gloss in "
-                                        "src/scow_tutorials/portal.yml.") from None
+                raise self.fail(
+                    needle, f"'{label}' has no English gloss: add it under ai_gloss in src/scow_tutorials/portal.yml."
+                ) from None
 
     @staticmethod
     def esc(text: str) -> str:
@@ -135,13 +163,15 @@ class Renderer:
         if len(segments) == 1 and newer:
             extra = self.words["newer"].format(alt=self.words["or"].join(f"**{a}**" for a in newer[0][1]))
         elif newer:
-            extra = "".join(self.words["newer_in"].format(label=f"**{s}**",
-                                                          alt=self.words["or"].join(f"**{a}**" for a in alt))
-                            for s, alt in newer)
+            extra = "".join(
+                self.words["newer_in"].format(label=f"**{s}**", alt=self.words["or"].join(f"**{a}**" for a in alt))
+                for s, alt in newer
+            )
         if self.lang == "zh":
             return bold + extra
-        gloss = " → ".join(self.esc(s) if CHOICE_RE.match(s) else self.labels.english(platform, s, override)
-                           for s in segments)
+        gloss = " → ".join(
+            self.esc(s) if CHOICE_RE.match(s) else self.labels.english(platform, s, override) for s in segments
+        )
         if gloss == " → ".join(self.esc(s) for s in segments):  # nothing to translate (Shell, VSCode, <cluster>)
             return f"{bold} ({extra[2:]})" if extra else bold
         return f"{bold} ({gloss}{extra})"
@@ -164,7 +194,7 @@ class Renderer:
     def inline(self, line: str) -> str:
         parts, last = [], 0
         for code in INLINE_CODE_RE.finditer(line):
-            parts.append(self.steps(line[last:code.start()]))
+            parts.append(self.steps(line[last : code.start()]))
             parts.append(code.group(0))
             last = code.end()
         parts.append(self.steps(line[last:]))
@@ -174,24 +204,32 @@ class Renderer:
         forms = self.labels.forms
         needle = f"portal-form {name}"
         if name not in forms:
-            raise self.fail(needle, f"unknown form '{name}'; the forms are: {', '.join(sorted(forms))} "
-                                    "(src/scow_tutorials/portal.yml).")
+            raise self.fail(
+                needle,
+                f"unknown form '{name}'; the forms are: {', '.join(sorted(forms))} (src/scow_tutorials/portal.yml).",
+            )
         spec = forms[name]
         platform, override = spec["platform"], (spec.get("en") or {})
         try:
             given = _no_aliases(body, self.rel) or {}
         except yaml.YAMLError as exc:
-            raise self.fail(needle, f"the portal-form block is not valid YAML: {str(exc).splitlines()[0]}. "
-                                    "Write one 'field: value' per line; quote values with ':' or '#'.") from None
+            raise self.fail(
+                needle,
+                f"the portal-form block is not valid YAML: {str(exc).splitlines()[0]}. "
+                "Write one 'field: value' per line; quote values with ':' or '#'.",
+            ) from None
         if not isinstance(given, dict):
             raise self.fail(needle, "a portal-form block holds 'field: value' lines.")
         order = [f["label"] for f in spec["fields"]]
         for key in given:
             if key not in order:
                 near = difflib.get_close_matches(str(key), order, n=1, cutoff=0.0)
-                raise self.fail(needle, f"form '{name}' has no field '{key}'"
-                                        f"{f'; the nearest is {near[0]!r}' if near else ''}. Its fields, in order: "
-                                        f"{', '.join(order)}.")
+                raise self.fail(
+                    needle,
+                    f"form '{name}' has no field '{key}'"
+                    f"{f'; the nearest is {near[0]!r}' if near else ''}. Its fields, in order: "
+                    f"{', '.join(order)}.",
+                )
             self.check(platform, str(key), needle)
         w = self.words
         rows = [f"| {w['field']} | {w['value']} | {w['why']} |", "|---|---|---|"]
@@ -204,8 +242,11 @@ class Renderer:
             if tick and tick not in ticked and tick not in given and tick in order + ["添加类型"]:
                 ticked.add(tick)
                 shown = [f["label"] for f in spec["fields"] if f.get("reveal_by") == tick and f["label"] in given]
-                named = shown if self.lang == "zh" else [f"{s} ({self.labels.english(platform, s, override)})"
-                                                         for s in shown]
+                named = (
+                    shown
+                    if self.lang == "zh"
+                    else [f"{s} ({self.labels.english(platform, s, override)})" for s in shown]
+                )
                 if tick == "添加类型":
                     value = w["tick"] + " " + w["join"].join(self.path(platform, [s], override) for s in shown)
                     why = w["tick_why"].format(fields=w["join"].join(named))
@@ -240,10 +281,10 @@ class Renderer:
                 j += 1
             info = opening.group("info").strip().split()
             if info[:1] == ["portal-form"] and len(info) == 2:
-                body = "\n".join(ln[len(indent):] if ln.startswith(indent) else ln for ln in lines[i + 1:j])
+                body = "\n".join(ln[len(indent) :] if ln.startswith(indent) else ln for ln in lines[i + 1 : j])
                 out += self.form(info[1], body, indent)
             else:
-                out += lines[i:j + 1]
+                out += lines[i : j + 1]
             i = j + 1
         return "\n".join(out)
 

@@ -18,8 +18,12 @@ def hashed_files(folder: Path) -> dict[str, str]:
     """SHA-256 of every file a tutorial publishes that a run depends on."""
     out = {}
     for path in sorted(folder.rglob("*")):
-        if (path.is_file() and path.suffix in HASHED_SUFFIXES and path.name != RECORD
-                and "__pycache__" not in path.parts):
+        if (
+            path.is_file()
+            and path.suffix in HASHED_SUFFIXES
+            and path.name != RECORD
+            and "__pycache__" not in path.parts
+        ):
             out[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

@@ -17,7 +17,7 @@ PAGE_RE = re.compile(r"^tutorials/(\d\d)-[a-z0-9]+(?:-[a-z0-9]+)*/index(?:\.en)?
 PAGE_NAMES = {"zh": "index.md", "en": "index.en.md"}
 
 
-def discover(docs: Path) -> dict[int, "Tutorial"]:
+def discover(docs: Path) -> dict[int, Tutorial]:
     """The tutorials under ``docs/tutorials`` by number, their pages not read yet (``load`` reads them); a folder
     without index.md is not one yet."""
     found: dict[int, Tutorial] = {}
@@ -29,8 +29,10 @@ def discover(docs: Path) -> dict[int, "Tutorial"]:
         if path.is_dir() and match and (path / PAGE_NAMES["zh"]).exists():
             number = int(match.group(1))
             if number in found:
-                raise ValueError(f"docs/tutorials/{found[number].slug} and docs/tutorials/{path.name} "
-                                 f"both claim number {number}: renumber one folder")
+                raise ValueError(
+                    f"docs/tutorials/{found[number].slug} and docs/tutorials/{path.name} "
+                    f"both claim number {number}: renumber one folder"
+                )
             found[number] = Tutorial(number, path)
     return found
 
@@ -48,7 +50,7 @@ class Tutorial:
 
     number: int
     folder: Path
-    src: dict = field(default_factory=dict)   # lang -> src_uri ("tutorials/NN-slug/index.md")
+    src: dict = field(default_factory=dict)  # lang -> src_uri ("tutorials/NN-slug/index.md")
     meta: dict = field(default_factory=dict)  # lang -> front matter
     card: dict = field(default_factory=dict)  # lang -> card
 
@@ -69,8 +71,11 @@ class Tutorial:
 
     def files(self) -> list[str]:
         """Every file the tutorial publishes for download (everything in its folder but its pages)."""
-        return [p.relative_to(self.folder).as_posix() for p in sorted(self.folder.rglob("*"))
-                if p.is_file() and p.suffix != ".md" and "__pycache__" not in p.parts]
+        return [
+            p.relative_to(self.folder).as_posix()
+            for p in sorted(self.folder.rglob("*"))
+            if p.is_file() and p.suffix != ".md" and "__pycache__" not in p.parts
+        ]
 
     @property
     def env(self) -> Path:
@@ -119,9 +124,9 @@ def load(config) -> dict[int, Tutorial]:
             rel = f"{docs.name}/{src[lang]}"
             meta[lang] = resolve_values(read_front_matter(folder.page(lang), rel), config, src[lang], rel)
             card[lang] = validate(meta[lang], rel, number, sections, tuple(folders))
-        for field, zh, en in disagreements(card["zh"], card["en"]):
+        for name, zh, en in disagreements(card["zh"], card["en"]):
             raise FrontMatterError(
-                f"{docs.name}/{src['en']}: front matter field 'tutorial.{field}' is {en!r} but the Chinese page "
+                f"{docs.name}/{src['en']}: front matter field 'tutorial.{name}' is {en!r} but the Chinese page "
                 f"{src['zh']} says {zh!r}. These fields must be identical in both languages."
             )
         registry[number] = Tutorial(number, folder.folder, src, meta, card)

@@ -12,8 +12,9 @@ entry here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from scow_tutorials.frontmatter import FrontMatterError
 from scow_tutorials.text import TEXT, resources_text
@@ -45,7 +46,7 @@ def integer(rel, field, value, low, high):
 
 @dataclass(frozen=True)
 class Context:
-    rel: str            # the file, as messages name it
+    rel: str  # the file, as messages name it
     folder_number: int  # NN of docs/tutorials/NN-slug/
     sections: tuple[str, ...]
     numbers: tuple[int, ...] = ()  # the tutorials that exist (prerequisites must name one of them)
@@ -90,8 +91,12 @@ def _prerequisites(v, c):
         if number == c.folder_number:
             fail(c.rel, f"tutorial.prerequisites[{i}]", number, "another tutorial's number, not this one's")
         if c.numbers and number not in c.numbers:
-            fail(c.rel, f"tutorial.prerequisites[{i}]", number,
-                 "the number of a tutorial that exists (" + ", ".join(map(str, c.numbers)) + ")")
+            fail(
+                c.rel,
+                f"tutorial.prerequisites[{i}]",
+                number,
+                "the number of a tutorial that exists (" + ", ".join(map(str, c.numbers)) + ")",
+            )
 
 
 def _goal(v, c):
@@ -122,8 +127,12 @@ def _verified(v, c):
     gpu = v["gpu"]
     if gpu is not None:
         if not isinstance(gpu, dict) or set(gpu) != {"date", "hardware", "record"}:
-            fail(c.rel, "tutorial.verified.gpu", gpu,
-                 "null, or {date: YYYY-MM-DD, hardware: text, record: a published file holding the run's output}")
+            fail(
+                c.rel,
+                "tutorial.verified.gpu",
+                gpu,
+                "null, or {date: YYYY-MM-DD, hardware: text, record: a published file holding the run's output}",
+            )
         if not re.match(r"^\d{4}-\d\d-\d\d$", str(gpu["date"])):
             fail(c.rel, "tutorial.verified.gpu.date", gpu["date"], "a date YYYY-MM-DD")
         text(c.rel, "tutorial.verified.gpu.hardware", gpu["hardware"], max_len=120)
@@ -139,46 +148,107 @@ class Field:
     name: str
     shared: bool  # must be identical in both languages
     check: Callable[[Any, Context], None]
-    doc: str      # README table
+    doc: str  # README table
     label: dict[str, str] | None = None  # {"zh": ..., "en": ...}; None: not shown on the card
-    card: str | None = None   # how the card template shows it: text, code, badge, links, references, verified
-    wide: bool = False        # a row of its own on the card
-    catalog: bool = False     # a column of the home catalog
-    chip: bool = False        # on the card's first row (a chip); the other card fields are in its collapsed block
+    card: str | None = None  # how the card template shows it: text, code, badge, links, references, verified
+    wide: bool = False  # a row of its own on the card
+    catalog: bool = False  # a column of the home catalog
+    chip: bool = False  # on the card's first row (a chip); the other card fields are in its collapsed block
     shown: Callable[[Any, str], Any] = _as_text  # the value as it reads in a language (card, catalog)
+
+    def label_in(self, lang: str) -> str:
+        """The label in a language; every field the card or the catalog shows has one."""
+        if self.label is None:
+            raise ValueError(f"card field {self.name!r} has no label: give it one to show it")
+        return self.label[lang]
 
 
 FIELDS: tuple[Field, ...] = (
     Field("number", True, _number, "0..99, equal to NN in the folder name"),
     Field("section", True, _section, "an id of `extra.sections` in mkdocs.yml (python, pytorch, cv, llm)"),
-    Field("platform", True, _platform, "hpc, ai or both", {"zh": "平台", "en": "Platform"}, "badge",
-          catalog=True, chip=True, shown=lambda v, lang: TEXT[lang]["platform"][v]),
-    Field("resources", True, _resources, "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps",
-          {"zh": "资源", "en": "Resources"}, "text", catalog=True, chip=True, shown=resources_text),
-    Field("time", True, _time, "minutes", {"zh": "预计用时", "en": "Estimated time"}, "text", catalog=True,
-          chip=True,
-          shown=lambda v, lang: TEXT[lang]["minutes"].format(m=v)),
-    Field("image", True, _optional_text("image"), "container image or null; may use `{{ facts.images.KEY }}`",
-          {"zh": "镜像", "en": "Image"}, "code"),
+    Field(
+        "platform",
+        True,
+        _platform,
+        "hpc, ai or both",
+        {"zh": "平台", "en": "Platform"},
+        "badge",
+        catalog=True,
+        chip=True,
+        shown=lambda v, lang: TEXT[lang]["platform"][v],
+    ),
+    Field(
+        "resources",
+        True,
+        _resources,
+        "`{nodes: N, gpus: M}`: GPUs per node, 0 = none; agrees with the steps",
+        {"zh": "资源", "en": "Resources"},
+        "text",
+        catalog=True,
+        chip=True,
+        shown=resources_text,
+    ),
+    Field(
+        "time",
+        True,
+        _time,
+        "minutes",
+        {"zh": "预计用时", "en": "Estimated time"},
+        "text",
+        catalog=True,
+        chip=True,
+        shown=lambda v, lang: TEXT[lang]["minutes"].format(m=v),
+    ),
+    Field(
+        "image",
+        True,
+        _optional_text("image"),
+        "container image or null; may use `{{ facts.images.KEY }}`",
+        {"zh": "镜像", "en": "Image"},
+        "code",
+    ),
     Field("model", False, _optional_text("model"), "model, text or null", {"zh": "模型", "en": "Model"}, "text"),
-    Field("dataset", False, _optional_text("dataset"), "dataset, text or null", {"zh": "数据集", "en": "Dataset"},
-          "text"),
-    Field("prerequisites", True, _prerequisites, "numbers of tutorials that exist, `[]` if none",
-          {"zh": "前置教程", "en": "Prerequisites"}, "links", chip=True),
+    Field(
+        "dataset", False, _optional_text("dataset"), "dataset, text or null", {"zh": "数据集", "en": "Dataset"}, "text"
+    ),
+    Field(
+        "prerequisites",
+        True,
+        _prerequisites,
+        "numbers of tutorials that exist, `[]` if none",
+        {"zh": "前置教程", "en": "Prerequisites"},
+        "links",
+        chip=True,
+    ),
     Field("goal", False, _goal, "one sentence", {"zh": "目标", "en": "Goal"}, "text", wide=True),
-    Field("references", False, _references, "non-empty list of `{title, url}`",
-          {"zh": "参考资料", "en": "References"}, "references", wide=True),
-    Field("verified", False, _verified,
-          "what was executed: `ci` (files the test module runs), `slurm` (batch scripts run under Slurm in CI), "
-          "`gpu` (null, or `{date, hardware, record}` of a real run, the record written by `make verify-gpu`), "
-          "`note` (one line, per language)", {"zh": "验证情况", "en": "Verified"}, "verified", wide=True),
+    Field(
+        "references",
+        False,
+        _references,
+        "non-empty list of `{title, url}`",
+        {"zh": "参考资料", "en": "References"},
+        "references",
+        wide=True,
+    ),
+    Field(
+        "verified",
+        False,
+        _verified,
+        "what was executed: `ci` (files the test module runs), `slurm` (batch scripts run under Slurm in CI), "
+        "`gpu` (null, or `{date, hardware, record}` of a real run, the record written by `make verify-gpu`), "
+        "`note` (one line, per language)",
+        {"zh": "验证情况", "en": "Verified"},
+        "verified",
+        wide=True,
+    ),
 )
 # Parts of a field that must agree across languages although the field as a whole need not.
 SHARED_PARTS = {"verified": ("ci", "slurm", "gpu")}
 
 
-def validate(meta: dict[str, Any], rel: str, folder_number: int, sections: list[str],
-             numbers: tuple[int, ...] = ()) -> dict[str, Any]:
+def validate(
+    meta: dict[str, Any], rel: str, folder_number: int, sections: list[str], numbers: tuple[int, ...] = ()
+) -> dict[str, Any]:
     """Check a tutorial page's front matter (title, description, card); return its ``tutorial`` card."""
     text(rel, "title", meta.get("title", _MISSING), max_len=80)
     text(rel, "description", meta.get("description", _MISSING), min_len=20, max_len=200)
