@@ -7,33 +7,25 @@ trains on it.
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from mkdocs.config import load_config
 
+from fixtures.t05_helpers import (
+    DATASET_CASES,
+    dataset_case,
+    page_command,
+    records,
+)
 from scow_tutorials import envs
-from tutorial_fixtures import ROOT, isolated_env, other_tutorial
+from tutorial_fixtures import facts, isolated_env, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+FACTS = facts()
 PLACEHOLDERS = ("<NAME>", "<ORG>")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def records(folder: Path) -> list[dict]:
-    return json.loads((folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
-
-
-def page_command(folder: Path, lang: str) -> list[str]:
-    """The fill-in command line as the page shows it."""
-    page = (folder / ("index.md" if lang == "zh" else "index.en.md")).read_text(encoding="utf-8")
-    lines = [line.strip() for line in page.splitlines() if line.strip().startswith("bash fill_names.sh ")]
-    assert len(lines) == 1, f"{lang} page: expected one 'bash fill_names.sh ...' line, found {lines}"
-    return shlex.split(lines[0])
 
 
 def test_dataset_records_are_alpaca_pairs_in_both_languages(tutorial):
@@ -177,108 +169,6 @@ def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tm
 # check_dataset.py: the one dataset check of Tutorials 9, 10, 12 and 13. Each case changes a fresh copy of the
 # published folder as a reader might; the checker must pass exactly what LLaMA-Factory loads, and say in words
 # what is wrong with the rest (the file and line, the key to rename).
-
-def add_second_dataset(folder: Path) -> None:
-    shutil.copy(folder / FACTS["identity_file"], folder / "my_data.json")
-    info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
-    info["my_data"] = {"file_name": "my_data.json"}
-    (folder / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-
-
-def edit_info(folder: Path, old: str, new: str) -> None:
-    path = folder / "dataset_info.json"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def edit_records(folder: Path, change) -> None:
-    path = folder / FACTS["identity_file"]
-    path.write_text(json.dumps([change(r) for r in json.loads(path.read_text(encoding="utf-8"))],
-                               ensure_ascii=False, indent=2), encoding="utf-8")
-
-
-def data_in_a_folder(folder: Path) -> None:
-    (folder / "data").mkdir()
-    (folder / FACTS["identity_file"]).rename(folder / "data" / FACTS["identity_file"])
-    edit_info(folder, f'"{FACTS["identity_file"]}"', '"data"')
-
-
-def mapped_keys(folder: Path) -> None:
-    edit_records(folder, lambda r: {"question": r["instruction"], "answer": r["output"]})
-    edit_info(folder, '"prompt": "instruction",\n      "query": "input",\n      "response": "output"',
-              '"prompt": "question",\n      "response": "answer"')
-
-
-def json_lines(folder: Path) -> None:
-    records = json.loads((folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
-    (folder / FACTS["identity_file"]).unlink()
-    (folder / "identity.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                                           encoding="utf-8")
-    edit_info(folder, f'"{FACTS["identity_file"]}"', '"identity.jsonl"')
-
-
-def missing_comma_in_data(folder: Path) -> None:
-    path = folder / FACTS["identity_file"]
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[2] = lines[2].replace('",', '"', 1)  # line 3: the first record's "instruction": "...",
-    path.write_text("".join(lines), encoding="utf-8")
-
-
-def with_bytes(prefix: bytes = b"", replace: tuple[bytes, bytes] = (b"", b"")):
-    def change(folder: Path) -> None:
-        path = folder / FACTS["identity_file"]
-        path.write_bytes(prefix + path.read_bytes().replace(*replace, 1))
-    return change
-
-
-def mixed_folder(folder: Path) -> None:
-    data_in_a_folder(folder)
-    (folder / "data" / "notes.txt").write_text("where the data came from\n", encoding="utf-8")
-
-
-COPY_NAME = Path(FACTS["identity_file"]).stem + " (1).json"  # how a browser names a second download
-DATASET_CASES = {
-    # name: (change, dataset=..., None if the checker passes it, else words of its message)
-    "published": (None, FACTS["identity_dataset"], None),
-    "space after the comma": (add_second_dataset, FACTS["identity_dataset"] + ", my_data", None),
-    "file_name is a folder": (data_in_a_folder, FACTS["identity_dataset"], None),
-    "columns map other keys": (mapped_keys, FACTS["identity_dataset"], None),
-    "JSON Lines": (json_lines, FACTS["identity_dataset"], None),
-    "filename instead of file_name": (
-        lambda f: edit_info(f, '"file_name"', '"filename"'), FACTS["identity_dataset"],
-        "has 'filename' where LLaMA-Factory reads \"file_name\": rename the key"),
-    "missing comma in dataset_info.json": (
-        lambda f: edit_info(f, '"alpaca",', '"alpaca"'), FACTS["identity_dataset"],
-        "dataset_info.json, line 5, column 5: not valid JSON (Expecting ',' delimiter): a comma is missing"),
-    "missing comma in the data": (
-        missing_comma_in_data, FACTS["identity_dataset"],
-        f"{FACTS['identity_file']}, line 4, column 5: not valid JSON (Expecting ',' delimiter)"),
-    "other keys, no columns": (
-        lambda f: edit_records(f, lambda r: {"question": r["instruction"], "input": "", "output": r["output"]}),
-        FACTS["identity_dataset"], f"no record has the key 'instruction', which '{FACTS['identity_dataset']}' "
-                                   "reads as its 'prompt' column"),
-    "misspelt name": (None, "scow_identiy", "dataset 'scow_identiy' is not in"),
-    "renamed data file": (
-        lambda f: (f / FACTS["identity_file"]).rename(f / COPY_NAME), FACTS["identity_dataset"],
-        f"has '{COPY_NAME}': rename it to"),
-    "byte-order mark": (with_bytes(prefix=b"\xef\xbb\xbf"), FACTS["identity_dataset"], "byte-order mark (BOM)"),
-    "GBK text": (with_bytes(replace=("你好".encode(), "你好".encode("gbk"))), FACTS["identity_dataset"],
-                 "line 3, column 21: the file is not UTF-8"),
-    "two file types in the folder": (mixed_folder, FACTS["identity_dataset"], "mixes file types"),
-}
-
-
-def dataset_case(folder: Path, name: str) -> str:
-    """Fill ``folder`` with the published dataset changed as the case says; returns the dataset=... value."""
-    folder.mkdir(parents=True)
-    for path in other_tutorial(5).folder.glob("*.json"):
-        shutil.copy(path, folder / path.name)
-    change, dataset, _ = DATASET_CASES[name]
-    if change:
-        change(folder)
-    return dataset
-
 
 @pytest.mark.parametrize("case", DATASET_CASES)
 def test_check_dataset_passes_what_llamafactory_loads_and_names_the_rest(run_script, tmp_path, case):
