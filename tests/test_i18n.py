@@ -52,3 +52,10 @@ def test_english_pages_are_english(built):
         assert len(text) > 0.6 * len(zh_text), (
             f"English page of {zh.relative_to(ROOT)} is much shorter than the Chinese one: a summary?"
         )
+
+
+def test_one_english_placeholder_for_the_full_path():
+    """The folder the reader noted is `<full path>` on every English page (as `<完整路径>` on the Chinese ones)."""
+    odd = [p.relative_to(DOCS).as_posix() for p in sorted(DOCS.rglob("*.en.md"))
+           if re.search(r"<full[-_]path>|<full-path", p.read_text(encoding="utf-8"))]
+    assert not odd, f"write <full path>: {odd}"

@@ -216,4 +216,4 @@ def test_page_walk(page_walk, tutorial):
     assert result.output(0).strip().splitlines()[-1] == str(files)
     assert (files / "check_dataset.py").read_bytes() == (other_tutorial(5).folder / "check_dataset.py").read_bytes()
     assert (files / "tensorboardx-lib" / "tensorboardX" / "__init__.py").is_file()
-    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full-path>": "P"}})
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full path>": "P"}})

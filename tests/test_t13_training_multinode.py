@@ -252,7 +252,7 @@ def test_page_walk(page_walk, tutorial):
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     assert result.output(0).strip().splitlines()[-1] == str(files)
     assert (files / "check_dataset.py").read_bytes() == (other_tutorial(5).folder / "check_dataset.py").read_bytes()
-    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full-path>": "P"}})
+    page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full path>": "P"}})
 
 
 def test_page_says_what_the_script_does(tutorial):
