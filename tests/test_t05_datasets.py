@@ -97,6 +97,8 @@ def test_page_command_fills_every_placeholder(tutorial, workdir, run_script):
     (("bot", "the <NAME> lab"), "the organisation contains the placeholder"),
     (("name", "org", "missing.json"), "missing.json not found"),
 ])
+
+
 def test_fill_names_rejects_bad_input(workdir, run_script, args, message):
     before = (workdir / FACTS["identity_file"]).read_bytes()
     files = sorted(p.name for p in workdir.iterdir())
@@ -114,6 +116,8 @@ def test_fill_names_rejects_bad_input(workdir, run_script, args, message):
     ("A & B | C", "a/b/c"),
     ("\\u0000 and \\n", "&&"),  # backslash sequences stay literal text, not JSON escapes
 ])
+
+
 def test_fill_names_escapes_quotes_and_backslashes(tutorial, workdir, run_script, name, org):
     """Any printable name gives valid JSON whose answers hold the name exactly as typed."""
     result = run_script("fill_names.sh", name, org)
@@ -169,6 +173,7 @@ def test_llamafactory_loads_the_filled_dataset(tutorial, workdir, run_script, tm
 # check_dataset.py: the one dataset check of Tutorials 9, 10, 12 and 13. Each case changes a fresh copy of the
 # published folder as a reader might; the checker must pass exactly what LLaMA-Factory loads, and say in words
 # what is wrong with the rest (the file and line, the key to rename).
+
 
 @pytest.mark.parametrize("case", DATASET_CASES)
 def test_check_dataset_passes_what_llamafactory_loads_and_names_the_rest(run_script, tmp_path, case):

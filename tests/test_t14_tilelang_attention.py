@@ -12,51 +12,27 @@ The CPU run of bench.py the page shows is recorded from test_page_bench_output_i
 """
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import load_config_for_tests
-from tutorial_fixtures import record_or_compare
+from fixtures.t14_helpers import (
+    CA_BUNDLE,
+    CASES,
+    MARGIN,
+    SMALL,
+    check_row,
+    no_system_cuda,
+    parse_table,
+    same_but_numbers,
+)
+from tutorial_fixtures import facts, record_or_compare
 
-FACTS = load_config_for_tests()["extra"]["facts"]
+FACTS = facts()
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# The walk's pip stand-in (uv) also asks the package index named in pip's configuration; the walk's login shell
-# lacks this machine's CA bundle setting, so it is passed on where set (as Tutorial 1's walk does).
-CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
-# The GPU correctness test's cases: (batch, heads, seq_len, head_dim, dtype, causal). fp16 and bf16, causal and
-# not, head_dim 64 and 128, 2 to 8 key tiles of 64 (the online softmax's rescale only acts from the 2nd tile on).
-CASES = [
-    [1, 2, 128, 64, "float16", False], [1, 2, 128, 64, "float16", True],
-    [2, 4, 256, 128, "float16", True], [1, 2, 512, 64, "float16", False],
-    [2, 4, 256, 128, "bfloat16", False], [2, 4, 256, 128, "bfloat16", True],
-    [1, 2, 128, 64, "bfloat16", True], [1, 2, 512, 64, "bfloat16", False],
-]
-# A mutant must exceed assert_close's bound (atol + rtol·|ref|) somewhere by this factor, or produce NaN, for the
-# check to be said to catch it with room to spare; the correct algorithm must stay below the bound.
-MARGIN = 10
-
 SEARCH_PROBES = {"zh": ["TileLang", "注意力"], "en": ["TileLang", "online softmax"]}
-
-# The compile test's small shape (compilation time hardly depends on it).
-SMALL = ["--batch", "1", "--heads", "2", "--seq-len", "128", "--head-dim", "64"]
-
-
-def path_without_nvcc(env_bin):
-    """The test machine's PATH minus every folder holding an nvcc, with the tutorial's env first."""
-    keep = [d for d in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-            if d and not (Path(d) / "nvcc").exists()]
-    path = os.pathsep.join([str(env_bin)] + keep)
-    assert shutil.which("nvcc", path=path) is None
-    return path
-
-
-def no_system_cuda(tutorial):
-    return {"PATH": path_without_nvcc(tutorial.env / "bin"), "CUDA_HOME": "", "CUDA_PATH": ""}
 
 
 def test_requirements_pin_one_cuda_compiler_release(tutorial):
@@ -176,31 +152,6 @@ def test_functions_on_cpu_tensors(tutorial, run_script):
             assert check["row0_is_v0"] and check["future_key_ignored"], key
 
 
-def parse_table(stdout):
-    """bench.py's table -> {seq_len: [numbers...]} and the header's column names."""
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split()[:1] == ["seq_len"] and "TFLOPS" in line)
-    header = lines[start].split()
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.strip():
-            break
-        cells = line.split()
-        rows[int(cells[0])] = [float(c.rstrip("x")) for c in cells[1:]]
-    return header, rows
-
-
-def check_row(cells, flops):
-    """Cells: naive ms, TFLOPS, sdpa ms, TFLOPS, tiled ms, TFLOPS, vs naive, vs sdpa."""
-    naive, naive_tf, sdpa, sdpa_tf, tiled, tiled_tf, vs_naive, vs_sdpa = cells
-    for ms, tf in ((naive, naive_tf), (sdpa, sdpa_tf), (tiled, tiled_tf)):
-        assert ms > 0
-        assert abs(tf - flops / (ms * 1e-3) / 1e12) <= 0.01 * tf + 1e-6
-    # The ratios come from unrounded times; the cells show ms to 3 decimals and ratios to 2.
-    for vs, ms in ((vs_naive, naive), (vs_sdpa, sdpa)):
-        assert abs(vs - ms / tiled) <= 0.006 + 1.01 * (ms / tiled) * (0.0005 / ms + 0.0005 / tiled)
-
-
 def test_benchmark_harness_on_cpu(run_script):
     result = run_script("bench.py", "--device", "cpu", "--seq-lens", "64", "128", "--batch", "1", "--heads", "2",
                         "--head-dim", "64", "--warmup", "0", "--reps", "1")
@@ -229,13 +180,6 @@ def test_benchmark_harness_causal_bf16_on_cpu(run_script):
     _, rows = parse_table(result.stdout)
     check_row(rows[128], 4 * 1 * 1 * 128 * 128 * 128 // 2)  # causal: half
     assert "4*B*H*N^2*D/2" in result.stdout
-
-
-def same_but_numbers(recorded: str, now: str) -> bool:
-    """The same lines and words; timings, errors and column widths may differ from run to run."""
-    def shape(text):
-        return [" ".join(re.sub(r"[0-9][0-9.e+-]*x?", "#", line).split()) for line in text.splitlines()]
-    return shape(recorded) == shape(now)
 
 
 def test_page_bench_output_is_recorded(tutorial, run_script):
@@ -306,6 +250,7 @@ def test_unsupported_shapes_and_gpus_are_clear_errors(run_script, workdir):
 
 
 # ---- on a GPU (skipped where none is present) -------------------------------------------------------------
+
 
 @pytest.mark.gpu
 def test_kernel_matches_reference_and_catches_mutants_on_gpu(run_script):
