@@ -15,7 +15,6 @@ re-record with TUTORIAL_RECORD=1).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,22 +22,23 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_fixtures import isolated_env, record_or_compare
-from conftest import load_config_for_tests
+from fixtures.t07_helpers import (
+    BAD_TOKENIZER,
+    CA_BUNDLE,
+    FAST,
+    PREDICTION,
+    XET_PROBE,
+    check_epochs,
+    download,
+    fake_gpu_run,
+    same_session,
+)
+from tutorial_fixtures import facts, isolated_env, record_or_compare
 
-FACTS = load_config_for_tests()["extra"]["facts"]
+FACTS = facts()
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# The walk's pip stand-in (uv) also asks the package index named in pip's configuration; the walk's login shell
-# lacks this machine's CA bundle setting, so it is passed on where set (as Tutorial 1's walk does).
-CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
-FAST = ("--batch-size", "16", "--lr", "1e-3")
-
 SEARCH_PROBES = {"zh": ["BERT 微调", "MRPC 句子对"], "en": ["fine-tune BERT", "MRPC paraphrase"]}
-
-EPOCH = re.compile(r"^epoch (\d+)/(\d+)  train loss ([0-9.]+)  valid loss ([0-9.]+)  "
-                   r"accuracy ([0-9.]+)  F1 ([0-9.]+)", re.M)
-PREDICTION = re.compile(r"^Prediction: (equivalent|not_equivalent) \(probability ([0-9.]+)\)$", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +51,6 @@ def hub(tutorial, tmp_path_factory) -> Path:
                    capture_output=True, text=True, timeout=600,
                    env=isolated_env(home, tutorial.env / "bin", None))
     return out
-
-
-def download(run_script, hub: Path):
-    result = run_script("download.py", "--model", str(hub / "bert"), "--dataset", str(hub / "glue"))
-    assert "Saved the dataset to glue-mrpc: train 96, validation 32, test 16 sentence pairs" in result.stdout
-    return result
-
-
-def check_epochs(output: str, epochs: int) -> list[tuple]:
-    rows = EPOCH.findall(output)
-    assert [int(r[0]) for r in rows] == list(range(1, epochs + 1)), output
-    for _, total, train_loss, valid_loss, accuracy, f1 in rows:
-        assert int(total) == epochs
-        assert 0 < float(train_loss) < 5 and 0 < float(valid_loss) < 5
-        assert 0 <= float(accuracy) <= 1 and 0 <= float(f1) <= 1
-    return rows
 
 
 def test_fixture_tokenizer_knows_the_words(run_script, hub):
@@ -152,18 +136,6 @@ def test_clear_errors(run_script, workdir):
         assert "Traceback" not in output.output
 
 
-BAD_TOKENIZER = """
-import sys
-from transformers import BertTokenizerFast
-folder, kind, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-# "tiny": nothing but the special tokens; "foreign": as many tokens as the model has, none of them a word
-# of the pairs.
-words = [] if kind == "tiny" else [f"zz{i}" for i in range(size - len(special))]
-BertTokenizerFast(vocab={token: i for i, token in enumerate(special + words)}).save_pretrained(folder)
-"""
-
-
 def test_a_tokenizer_that_cannot_read_the_pairs_is_refused(run_script, workdir, hub):
     """A 5-token tokenizer passes the file check and used to train to F1 0 with exit 0; one of the right size
     that knows none of the words did the same. Both stop before training, naming the folder and the fix."""
@@ -178,15 +150,6 @@ def test_a_tokenizer_that_cannot_read_the_pairs_is_refused(run_script, workdir, 
         assert "the tokenizer in bert-base-uncased" in bad.stderr and words in bad.stderr, (kind, bad.stderr)
         assert "download.py" in bad.stderr and "Traceback" not in bad.output, kind
         assert "Training:" not in bad.stdout and not (workdir / "bert-mrpc").exists(), kind
-
-
-XET_PROBE = """
-import runpy, sys
-sys.argv = ["download.py", *sys.argv[1:]]
-runpy.run_path("download.py", run_name="__main__")
-from huggingface_hub import constants
-print("Xet disabled:", constants.HF_HUB_DISABLE_XET)
-"""
 
 
 def test_download_through_a_mirror_turns_xet_off(run_script, hub):
@@ -230,11 +193,6 @@ def test_bad_datasets_are_clear_errors(run_script, workdir, hub):
         assert not (workdir / "bert-mrpc").exists()
 
 
-def fake_gpu_run(run_script, capability: str, *args: str, check=True):
-    return run_script(str(FIXTURES / "t07_fake_cuda.py"), capability, "train.py", "--epochs", "1", *FAST, *args,
-                      check=check)
-
-
 def test_precision_follows_compute_capability(run_script, workdir, hub):
     """bf16 only from compute capability 8.0 on; fp16 with a GradScaler below, although torch.cuda.is_bf16_supported()
     answers True there too (the fake says True everywhere, as a real V100 or T4 does). One whole epoch runs for
@@ -263,20 +221,6 @@ def test_precision_follows_compute_capability(run_script, workdir, hub):
     # fp16 chosen by hand on an A100 works too (with the scaler).
     manual = fake_gpu_run(run_script, "8.0:setup", "--precision", "fp16")
     assert "precision fp16 with loss scaling (GradScaler)" in manual.stdout
-
-
-def same_session(recorded: str, now: str) -> bool:
-    """The same lines and words; numbers, dates, the host's name and column widths may differ."""
-    def shape(text: str) -> list[str]:
-        text = re.sub(r"\w{3} \w{3} +\d+ [\d:]+ \w+ \d{4}", "<date>", text)
-        text = re.sub(r"^(Job \d+ on )\S+,", r"\1<host>,", text, flags=re.M)
-        lines = [" ".join(re.sub(r"\d+(\.\d+)?", "#", line).split()) for line in text.splitlines()]
-        # squeue may catch the job pending ("PD ... (None)") or running ("R ... localhost"): either is its shape.
-        lines = [re.sub(r" (PD|R|CG) #:# # \S+$", " ST #:# # NODE", line) for line in lines]
-        # Transformers lists the LOAD REPORT's missing keys in no fixed order.
-        keys = iter(sorted(line for line in lines if line.startswith("classifier.")))
-        return [next(keys) if line.startswith("classifier.") else line for line in lines]
-    return shape(recorded) == shape(now)
 
 
 def test_record_switch_is_the_shared_one():
@@ -363,6 +307,7 @@ def test_page_walk(page_walk, slurm, tutorial, run_script, hub):
 
 
 # ---- on a GPU (skipped where none is present) -------------------------------------------------------------
+
 
 @pytest.mark.gpu
 def test_train_on_a_real_gpu(run_script, workdir, hub):
