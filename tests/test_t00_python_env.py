@@ -9,76 +9,31 @@ the test machine has no GPU.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from scow_tutorials import registry as site_registry
-from mkdocs.config import load_config
+
+from fixtures.t00_helpers import (
+    CA_BUNDLE,
+    FAKE_INSTALLER,
+    listing,
+    page_blocks,
+    path_without,
+    run_installer,
+    serve_folder,
+    write_listing,
+)
+from tutorial_fixtures import facts
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).resolve().parents[1]
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+FACTS = facts()
 INSTALLER = FACTS["miniconda_installer"]
 WRONG = "0123456789abcdef" * 4
 
-# The walk's pip stand-in (uv) resolves as tools/envs.py does, which also asks the package index named in pip's
-# configuration; the walk's login shell lacks this machine's CA bundle setting, so it is passed on where set
-# (a request to the lead: tests/page_walk.py could pass it itself).
-CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
-
 SEARCH_PROBES = {"zh": ["Miniconda", "conda 环境", "check_env"], "en": ["Miniconda", "conda environment"]}
-
-# A stand-in for the real installer: in batch mode (-b -p PREFIX) it creates PREFIX/bin/conda and
-# records that it ran, so a test can tell whether the script executed it.
-FAKE_INSTALLER = """#!/bin/bash
-set -eu
-prefix=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -p) prefix="$2"; shift 2 ;;
-    *) shift ;;
-  esac
-done
-touch "$FAKE_MARKER"
-mkdir -p "$prefix/bin"
-printf '#!/bin/sh\\necho conda 25.9.1\\n' > "$prefix/bin/conda"
-chmod +x "$prefix/bin/conda"
-echo "fake installer done"
-"""
-
-
-def listing(rows: dict[str, str], one_line: bool = False) -> str:
-    """A checksum listing in the format of https://repo.anaconda.com/miniconda/ (one <tr> per file)."""
-    out = [
-        "<html><head><title>Miniconda installers</title></head><body>",
-        "<table>",
-        "  <tr><th>Filename</th><th>Size</th><th>Last Modified</th><th>SHA256</th></tr>",
-    ]
-    for name, sha in rows.items():
-        cells = [
-            f'<td><a href="{name}">{name}</a></td>',
-            '<td class="s">155.0M</td>',
-            "<td>2025-10-07 17:44:13</td>",
-            f"<td>{sha}</td>",
-        ]
-        if one_line:
-            out.append("  <tr>" + "".join(cells) + "</tr>")
-        else:
-            out += ["  <tr>", *[f"    {c}" for c in cells], "  </tr>"]
-    out += ["</table>", "</body></html>"]
-    return "\n".join(out) + "\n"
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
 
 
 @pytest.fixture
@@ -87,15 +42,8 @@ def server(tmp_path):
     www = tmp_path / "www"
     (www / "mirror").mkdir(parents=True)
     (www / "official").mkdir()
-    handler = functools.partial(Quiet, directory=str(www))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_folder(www) as url:
+        yield www, url
 
 
 @pytest.fixture
@@ -112,42 +60,10 @@ def site(server, tmp_path):
     return {"www": www, "url": url, "sha": sha, "home": home, "scratch": scratch, "marker": tmp_path / "ran"}
 
 
-def run_installer(run_script, site, *args, path=None, **extra):
-    env = dict(
-        HOME=str(site["home"]),
-        TMPDIR=str(site["scratch"]),
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        MINICONDA_BASE_URL=f"{site['url']}/mirror/",
-        MINICONDA_INDEX_URL=f"{site['url']}/official/",
-        FAKE_MARKER=str(site["marker"]),
-    )
-    if path is not None:
-        env["PATH"] = path
-    env.update(extra)
-    return run_script("install_miniconda.sh", *args, env=env, timeout=120, check=False)
-
-
-def write_listing(site, rows, one_line=False):
-    (site["www"] / "official" / "index.html").write_text(listing(rows, one_line))
-
-
-def path_without(tmp_path: Path, tool: str) -> str:
-    """A PATH holding links to every command of the usual bin folders except ``tool``."""
-    bin_dir = tmp_path / f"bin-without-{tool}"
-    bin_dir.mkdir()
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if not folder or not Path(folder).is_dir():
-            continue
-        for entry in Path(folder).iterdir():
-            link = bin_dir / entry.name
-            if entry.name != tool and not link.exists() and os.access(entry, os.X_OK) and entry.is_file():
-                link.symlink_to(entry)
-    return str(bin_dir)
-
-
 # ------------------------------------------------------------------------------ install_miniconda.sh
 # bash -n and shellcheck of every published script: tests/test_code.py
+
+
 @pytest.mark.parametrize("tool", ["wget", "curl"])
 @pytest.mark.parametrize("one_line", [False, True], ids=["multi-line-rows", "one-line-rows"])
 def test_correct_hash_installs(run_script, site, tmp_path, tool, one_line):
@@ -242,6 +158,8 @@ def test_installer_name_is_the_fact(tutorial):
 
 
 # -------------------------------------------------------------------------------------- check_env.py
+
+
 def test_requirements_pin_the_tested_versions(tutorial):
     lines = [line.strip() for line in (tutorial.folder / "requirements.txt").read_text().splitlines()]
     pins = [line for line in lines if line and not line.startswith("#")]
@@ -343,12 +261,6 @@ def test_check_env_helpers(tutorial, run_script):
     assert "helpers ok" in run_script("python", "-c", code).stdout
 
 
-# ------------------------------------------------------------------------------- the page's commands
-def page_blocks(lang: str) -> list[str]:
-    text = site_registry.discover(ROOT / "docs")[0].page(lang).read_text(encoding="utf-8")
-    return [re.sub(r"^ {4}", "", b, flags=re.M) for b in re.findall(r"```bash\n(.*?)```", text, re.S)]
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_page_commands_fit_the_readers_state(lang):
     blocks = page_blocks(lang)
@@ -367,6 +279,8 @@ def test_page_commands_fit_the_readers_state(lang):
 
 
 # ------------------------------------------------------------------------------------------- on a GPU
+
+
 @pytest.mark.gpu
 def test_check_env_on_a_real_gpu(run_script):
     """On a GPU node (make verify-gpu): --require-gpu passes, names each GPU and runs the kernel check on it."""
@@ -380,6 +294,8 @@ def test_check_env_on_a_real_gpu(run_script):
 
 
 # ------------------------------------------------------------------------------------------ page walk
+
+
 def test_page_walk(page_walk, tutorial, tmp_path):
     """The page's blocks in page order: download, install Miniconda (a stand-in installer from a stand-in
     repo.anaconda.com, its checksum on the listing), conda init, the GPU query on a compute node, the environment
