@@ -10,70 +10,24 @@ address, a folder that is not CIFAR-10) and its checksums are compared with torc
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
 import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import load_config_for_tests
-from slurm_fixtures import CONDA_SH
-from tutorial_fixtures import record_or_compare, other_tutorial
 
-FACTS = load_config_for_tests()["extra"]["facts"]
+from fixtures.t03_helpers import CA_BUNDLE, check_epochs, conda_stand_in, fake_data, same_shape, session_text
+from tutorial_fixtures import facts, other_tutorial, record_or_compare
+
+FACTS = facts()
 
 FIXTURES = Path(__file__).parent / "fixtures"
-FAKE = str(FIXTURES / "t03_fake_cifar10.py")
 FAKE_CUDA = str(FIXTURES / "t03_fake_cuda.py")
 
 SEARCH_PROBES = {
     "zh": ["单机 多卡", "ResNet18 CIFAR-10", "DistributedDataParallel 梯度"],
     "en": ["ResNet18 several GPUs", "CIFAR-10 DistributedDataParallel", "torchrun nproc_per_node"],
 }
-
-EPOCH = re.compile(r"^epoch (\d+)/(\d+)  loss (\S+)  test acc (\S+)  data wait (\S+) s  compute (\S+) s  "
-                   r"(\d+) img/s \((\d+) process\(es\)\)$", re.M)
-
-
-def same_shape(recorded: str, now: str) -> bool:
-    """The same lines and words; numbers (job ids, times, losses), dates and host names may differ."""
-    def shape(text: str) -> list[str]:
-        text = re.sub(r"(started|Finished) .*", r"\1 DATE", text)
-        text = re.sub(r"^(Job \S+ on )\S+", r"\1HOST", text, flags=re.M)
-        lines = [" ".join(re.sub(r"\d+(\.\d+)?", "#", line).split()) for line in text.splitlines()]
-        # squeue catches a short job pending ("PD ... (None)") or running ("R ... localhost"): either is its shape.
-        return [re.sub(r" (PD|R|CG) #:# # \S+$", " ST #:# # NODE", line) for line in lines]
-    return shape(recorded) == shape(now)
-
-
-def session_text(job, home: Path) -> str:
-    """What the page shows of a Slurm run: sbatch, squeue, the completion record, the output file."""
-    output = job.output.replace(str(home), "~")
-    return "\n".join([
-        "$ TRAIN_DEVICE=cpu sbatch job.sh" if "Device asked for: cpu" in output else "$ sbatch job.sh",
-        job.sbatch.rstrip(), "",
-        "$ squeue", job.squeue, "",
-        f"# no sacct here: Slurm's completion record of job {job.id}, in sacct's default columns", job.sacct, "",
-        f"$ cat resnet-ddp-{job.id}.out", output.rstrip()]) + "\n"
-
-
-def fake_data(run_script, root: Path, per_batch: int = 8, test: int = 16, *options: str) -> dict:
-    """A tiny CIFAR-10 folder: 5 training batches of per_batch images, a test batch of test images."""
-    return json.loads(run_script(FAKE, str(root), "--per-batch", str(per_batch), "--test", str(test),
-                                 *options).stdout)
-
-
-def check_epochs(output: str, epochs: int, processes: int) -> list[tuple]:
-    rows = EPOCH.findall(output)
-    # Only rank 0 prints: one line per epoch, not one per process.
-    assert [(int(r[0]), int(r[1])) for r in rows] == [(e, epochs) for e in range(1, epochs + 1)], output
-    for _, _, loss, acc, wait, compute, rate, procs in rows:
-        assert math.isfinite(float(loss)) and float(loss) > 0
-        assert 0.0 <= float(acc) <= 1.0
-        assert float(wait) >= 0 and float(compute) > 0 and int(rate) > 0
-        assert int(procs) == processes
-    return rows
 
 
 def test_two_gloo_processes_train_and_only_rank_0_writes(tutorial, run_script, workdir):
@@ -322,16 +276,6 @@ def test_download_checksums_are_torchvisions(tutorial, workdir):
     assert re.search(r'URL = "(\S+)"', ours).group(1) in source
 
 
-def conda_stand_in(home: Path, env: Path) -> Path:
-    """Tutorial 0's ~/miniconda3 as the batch script uses it (the stand-in of tests/slurm_fixtures.py)."""
-    base = home / "miniconda3"
-    (base / "etc" / "profile.d").mkdir(parents=True)
-    (base / "etc" / "profile.d" / "conda.sh").write_text(CONDA_SH.replace("__PREFIX__", str(base)))
-    (base / "envs").mkdir()
-    (base / "envs" / "torch").symlink_to(env, target_is_directory=True)
-    return base
-
-
 def test_job_script_stops_early_without_data(tutorial, run_script, workdir):
     conda_stand_in(run_script.home, tutorial.env)
     job = run_script("job.sh", check=False)
@@ -420,9 +364,6 @@ def test_two_gpus_train_with_nccl(run_script, workdir):
     assert re.search(r"^Device: cuda \(.+\), 2 process\(es\), backend nccl$", result.stdout, re.M), result.output
     check_epochs(result.stdout, epochs=2, processes=2)
     assert (workdir / "out" / "model.pt").stat().st_size > 40_000_000
-
-
-CA_BUNDLE = {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ}
 
 
 def test_page_walk(page_walk, slurm, tutorial, run_script):
