@@ -19,10 +19,10 @@ import pytest
 from fixtures.t00_helpers import (
     CA_BUNDLE,
     FAKE_INSTALLER,
+    installer_env,
     listing,
     page_blocks,
     path_without,
-    run_installer,
     serve_folder,
     write_listing,
 )
@@ -34,6 +34,10 @@ INSTALLER = FACTS["miniconda_installer"]
 WRONG = "0123456789abcdef" * 4
 
 SEARCH_PROBES = {"zh": ["Miniconda", "conda 环境", "check_env"], "en": ["Miniconda", "conda environment"]}
+
+
+def run_installer(run_script, site, *args, path=None, **extra):
+    return run_script("install_miniconda.sh", *args, env=installer_env(site, path, **extra), timeout=120, check=False)
 
 
 @pytest.fixture
