@@ -20,7 +20,7 @@ FACTS = load_config_for_tests()["extra"]["facts"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-SEARCH_PROBES = {"zh": ["断点续传", "ModelScope", "配额"], "en": ["quota", "ModelScope"]}
+SEARCH_PROBES = {"zh": ["完整性", "ModelScope", "配额"], "en": ["quota", "ModelScope"]}
 
 
 def check(run_script, folder, code):

@@ -230,7 +230,7 @@ def test_llamafactory_agrees_with_check_dataset(tmp_path):
     assert "KeyError" in verdicts["other keys, no columns"]["error"]  # what the reader met without the checker
 
 
-SEARCH_PROBES = {"zh": ["数据集", "身份 认知", "dataset_info.json"], "en": ["dataset_info.json", "identity dataset"]}
+SEARCH_PROBES = {"zh": ["身份认知", "身份 认知", "dataset_info.json"], "en": ["dataset_info.json", "identity dataset"]}
 
 
 def test_page_walk(page_walk, tutorial):
