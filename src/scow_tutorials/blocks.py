@@ -17,6 +17,7 @@ The build strips the markers (``strip``) and stops on a shell block without one 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 NODES = ("login", "compute", "container")
@@ -68,28 +69,36 @@ def _is_include(code: str) -> bool:
     return bool(lines) and all(line.startswith("--8<--") for line in lines)
 
 
-def shell_blocks(text: str) -> list[Block]:
-    """The page's shell blocks that a reader types (snippet includes of files are not), in page order."""
-    lines = text.splitlines()
-    blocks: list[Block] = []
+def fences(lines: list[str]) -> Iterator[tuple[int, int, re.Match]]:
+    """``(opening, closing, match)`` line indexes of each fenced block, in order (``closing`` is ``len(lines)`` for
+    a block left open); ``match`` is the opening line's ``FENCE_RE`` match (indent, fence, info)."""
     i = 0
     while i < len(lines):
         match = FENCE_RE.match(lines[i])
         if not match:
             i += 1
             continue
-        indent, fence = match.group("indent"), match.group("fence")
+        fence = match.group("fence")
         close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             j += 1
+        yield i, j, match
+        i = j + 1
+
+
+def shell_blocks(text: str) -> list[Block]:
+    """The page's shell blocks that a reader types (snippet includes of files are not), in page order."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    for i, j, match in fences(lines):
+        indent = match.group("indent")
         body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]]
         code = "\n".join(body) + "\n"
         lang = _lang(match.group("info"))
         if lang in SHELL_LANGS and not _is_include(code):
             marker = MARKER_RE.match(lines[i - 1]) if i > 0 else None
             blocks.append(Block(line=i + 1, lang=lang, code=code, spec=marker.group("spec") if marker else None))
-        i = j + 1
     return blocks
 
 

@@ -28,9 +28,10 @@ from typing import Any
 import yaml
 from mkdocs.exceptions import PluginError
 
+from scow_tutorials import blocks
+
 HERE = Path(__file__).resolve().parent
 STEP_RE = re.compile(r"\{\{\s*portal\.(hpc|ai)\s*:\s*(.+?)\s*\}\}")
-FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 INLINE_CODE_RE = re.compile(r"(`+)(?:.+?)\1")
 CHOICE_RE = re.compile(r"^<[^<>]+>$")
 AFTER_PAREN_RE = re.compile(r"）[ \t]+(?=[\u4e00-\u9fff（“])")
@@ -264,28 +265,19 @@ class Renderer:
         return [indent + row for row in rows]
 
     def render(self, markdown: str) -> str:
-        out: list[str] = []
         lines = markdown.split("\n")
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            opening = FENCE_RE.match(line)
-            if not opening:
-                out.append(self.inline(line))
-                i += 1
-                continue
-            fence, indent = opening.group("fence"), opening.group("indent")
-            close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-            j = i + 1
-            while j < len(lines) and not close.match(lines[j]):
-                j += 1
-            info = opening.group("info").strip().split()
+        out: list[str] = []
+        last = 0
+        for i, j, opening in blocks.fences(lines):
+            out += [self.inline(line) for line in lines[last:i]]
+            info, indent = opening.group("info").strip().split(), opening.group("indent")
             if info[:1] == ["portal-form"] and len(info) == 2:
                 body = "\n".join(ln[len(indent) :] if ln.startswith(indent) else ln for ln in lines[i + 1 : j])
                 out += self.form(info[1], body, indent)
             else:
                 out += lines[i : j + 1]
-            i = j + 1
+            last = j + 1
+        out += [self.inline(line) for line in lines[last:]]
         return "\n".join(out)
 
 
