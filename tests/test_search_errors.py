@@ -104,6 +104,32 @@ def test_error_index_lists_every_entry_with_its_link(built):
         assert links == expected, f"{page}: the index differs from the pages' entries"
 
 
+def test_entries_fold_to_their_heading_and_keep_their_own_index_section(built):
+    """Each entry is a ``<details class="err-entry">`` whose summary is its heading (the page stays short), while
+    the search index, made before the fold, still has the entry as a section with its own text."""
+    docs = {lang: {d["location"]: d for d in json.loads(index_path(built.site, lang).read_text(encoding="utf-8"))["docs"]}
+            for lang in LANGS}
+    for lang, location, _, page in page_entries(built):
+        soup = BeautifulSoup(Path(page).read_text(encoding="utf-8"), "html.parser")
+        heading = soup.find(id=location.split("#")[1])
+        summary = heading.parent
+        assert summary.name == "summary" and summary.parent.name == "details" \
+            and "err-entry" in summary.parent.get("class", []) and not summary.parent.has_attr("open"), \
+            f"{page}: #{heading['id']} is not folded in a closed details.err-entry"
+        assert summary.find_next_sibling() is not None, f"{page}: #{heading['id']} lost its text"
+        doc = docs[lang].get(location)
+        assert doc is not None and clean(doc["text"]), f"{lang} index: no text under {location}"
+    # The fold itself, on a made-up section: text before the first entry and an id-less h3 stay outside.
+    page_html = ('<h2 id="troubleshooting">T</h2><p>intro</p><h3 id="err-a">A</h3><p>a</p>'
+                 '<h3 id="other">O</h3><p>o</p><h3 id="err-b">B</h3><p>b</p><h2 id="next">N</h2><p>n</p>')
+    assert errors.fold_entries(page_html) == (
+        '<h2 id="troubleshooting">T</h2><p>intro</p>'
+        '<details class="err-entry">\n<summary><h3 id="err-a">A</h3></summary>\n<p>a</p>\n</details>\n'
+        '<h3 id="other">O</h3><p>o</p>'
+        '<details class="err-entry">\n<summary><h3 id="err-b">B</h3></summary>\n<p>b</p>\n</details>\n'
+        '<h2 id="next">N</h2><p>n</p>')
+
+
 # ------------------------------------------------------------------------------------------ the search
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -112,3 +112,38 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         return markdown
     lang = "en" if page.file.src_uri.endswith(".en.md") else registry.DEFAULT_LANG
     return markdown.replace(MARKER, index_markdown(lang))
+
+
+SECTION_START_RE = re.compile(r'<h2 id="troubleshooting"[^>]*>.*?</h2>', re.S)
+NEXT_H2_RE = re.compile(r"<h2[\s>]")
+ENTRY_RE = re.compile(r'(<h3 id="err-[^"]+"[^>]*>.*?</h3>)', re.S)
+NEXT_H3_RE = re.compile(r"<h3[\s>]")
+
+
+def fold_entries(html: str) -> str:
+    """The troubleshooting entries of a rendered page, each folded to its heading: ``<details class="err-entry">``
+    whose ``<summary>`` is the entry's ``<h3 id="err-…">``. The main path stays short (issue 23), a reader scans
+    the list of error texts and opens the one they met; a link or search result to ``#err-…`` opens its entry
+    (Material opens the ``<details>`` holding a link target, and Chromium does so on its own), and printing opens
+    every one. Text between the section heading and the first entry, and level-3 headings without an ``err-`` id,
+    are left as they are."""
+    start = SECTION_START_RE.search(html)
+    if not start:
+        return html
+    end_match = NEXT_H2_RE.search(html, start.end())
+    end = end_match.start() if end_match else len(html)
+    section = html[start.end() : end]
+    parts = ENTRY_RE.split(section)
+    out = [parts[0]]
+    for heading, rest in zip(parts[1::2], parts[2::2], strict=True):
+        other = NEXT_H3_RE.search(rest)  # a level-3 heading without an err- id ends the entry's body
+        body, after = (rest[: other.start()], rest[other.start() :]) if other else (rest, "")
+        out.append(f'<details class="err-entry">\n<summary>{heading}</summary>\n{body.strip()}\n</details>\n{after}')
+    return html[: start.end()] + "".join(out) + html[end:]
+
+
+@event_priority(-100)  # after Material's search plugin has indexed the page: each entry stays a section of its own
+def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav: object) -> dict:
+    if page.content and 'id="troubleshooting"' in page.content:
+        page.content = fold_entries(page.content)
+    return context

@@ -181,3 +181,20 @@ def test_catalog_filters_by_platform_gpus_and_time(page, server, lang):
         page.locator("button.catalog-filters__reset").click()
         page.wait_for_function(f"() => document.querySelectorAll('li.catalog-item:not([hidden])').length === {total}")
     print(f"catalog filters ({lang}): {total} tutorials, {len(cases)} filters checked")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_error_index_link_opens_its_folded_entry(page, server, lang):
+    """Troubleshooting entries are folded (overrides/hooks/errors.py): following a link to one, here the Error
+    index's last link, opens that entry and shows its heading; the other entries of the page stay closed."""
+    page.goto(server.url(PREFIX + ("en/" if lang == "en" else "") + "errors/"))
+    link = page.locator("article .error-index li > a").last
+    target = link.get_attribute("href").split("#")[1]
+    link.click()
+    page.wait_for_url(re.compile(f"#{target}$"))
+    heading = page.locator(f"h3#{target}")
+    page.wait_for_function(f"document.getElementById('{target}').closest('details').open")
+    box = heading.bounding_box()
+    assert box is not None and 0 <= box["y"] < 800, f"#{target} is not on the screen: {box}"
+    opened = page.evaluate("[...document.querySelectorAll('details.err-entry[open]')].map(d => d.querySelector('h3').id)")
+    assert opened == [target], f"open entries after following #{target}: {opened}"
