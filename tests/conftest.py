@@ -129,11 +129,10 @@ def playwright():
 
 # ------------------------------------------------------------------------------- parallel runs (pytest-xdist)
 # `make test` runs `pytest -n auto --dist loadgroup`: each test goes to whichever worker is free, except that
-# the tests sharing one heavy, stateful resource run on one worker, one after the other: the Slurm cluster (every
-# test that asks for the `slurm` fixture), the nginx + Chromium session of tests/browser/, the offline bundle.
+# the tests sharing one heavy session fixture run on one worker, one after the other, so that it is made once:
+# the built site, nginx and the crawl of every page in Chromium (tests/browser/), the offline bundles
+# (test_bundles.py). Slurm needs no group: each worker starts its own private cluster (slurm_fixtures.py).
 def xdist_group(item) -> str | None:
-    if "slurm" in getattr(item, "fixturenames", ()):
-        return "slurm"
     path = Path(str(item.path))
     if path.parent.name == "browser":
         return "browser"
@@ -142,11 +141,25 @@ def xdist_group(item) -> str | None:
     return None
 
 
+def tag_group(item, group: str) -> None:
+    """The group in the test's id (``…@group``), which is what xdist's loadgroup scheduler reads. xdist 3.8 writes
+    ``item._nodeid``, which pytest 9.2 no longer reads (the id is ``item._id``), so without this every group was
+    spread over the workers and each worker built the site and crawled every page."""
+    if "@" in item.nodeid.rpartition("]")[2] or not hasattr(item, "_id"):
+        return  # xdist tagged it (or an older pytest, where xdist's own tag works)
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    loadgroup = getattr(config.option, "loadgroup", False)  # set on xdist workers under --dist loadgroup
     for item in items:
         group = xdist_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+            if loadgroup:
+                tag_group(item, group)
     if hasattr(config, "workerinput"):  # an xdist worker: the page walks, the slowest tests, are handed out first
         items.sort(key=lambda item: item.originalname != "test_page_walk")

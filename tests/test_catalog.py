@@ -5,7 +5,7 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 
 from scow_tutorials import schema as site_schema
-from conftest import LANGS, registry, tutorial_dirs
+from conftest import LANGS, ROOT, registry, tutorial_dirs
 
 
 
@@ -99,6 +99,22 @@ def test_every_tutorial_shows_its_card_in_the_page_language(built):
             expected += [f.label[lang] for f in site_schema.card_fields() if f.name not in chips]
             assert labels == expected, f"{page}: card labels {labels}"
             assert card.find_previous("h1") is not None, f"{page}: the card must come after the title"
+
+
+def test_a_badge_is_coloured_by_its_own_value(built):
+    """A ``badge`` field's class names the field and its value (``tutorial-card__badge--platform-ai``), so a
+    second badge field gets colours of its own instead of the platform's."""
+    badges = [f.name for f in site_schema.card_fields() if f.card == "badge"]
+    assert badges, "no card field is a badge"
+    css = (ROOT / "docs" / "assets" / "extra.css").read_text(encoding="utf-8")
+    for tutorial in registry().values():
+        page = built.page("zh", tutorial.path.rstrip("/"))
+        card = soup_of(page).select_one("article section.tutorial-card")
+        for name in badges:
+            value = tutorial.card["zh"][name]
+            badge = card.select_one(f'[data-field="{name}"] .tutorial-card__badge')
+            assert badge is not None and f"tutorial-card__badge--{name}-{value}" in badge["class"], f"{page}: {badge}"
+    assert ".tutorial-card__badge--platform-ai" in css and ".tutorial-card__badge--ai " not in css
 
 
 def test_card_shows_the_place_in_the_series_and_links_the_zip(built):

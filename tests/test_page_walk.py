@@ -47,6 +47,19 @@ def test_login_download_then_container_through_the_mount_point(tmp_path, walk_se
     assert result.run_count == 2
 
 
+def test_files_url_of_another_tutorial_is_the_walks_own_site(tmp_path, walk_server):
+    """``{{ files_url.05 }}`` on another tutorial's page fetches Tutorial 5's published file from the walk's own
+    copy of the site: no test declares it as "internet"."""
+    page = block("login", "mkdir -p ~/t && cd ~/t\nwget -q {{ files_url.05 }}fill_names.sh\n"
+                          "wget -q {{ files_url }}fill_names.sh -O same.sh")
+    (tmp_path / "index.md").write_text(page, encoding="utf-8")
+    walk = Walk(other_tutorial(12), tmp_path / "index.md", "zh", tmp_path / "walk", walk_server)
+    with pytest.raises(WalkError, match=r"(?s)`wget -q http://127\.0\.0\.1:\d+/site/tutorials/12-[a-z-]+/fill_names.sh"):
+        walk.run()  # Tutorial 12 publishes no fill_names.sh: its own files_url is its own folder
+    fetched = tmp_path / "walk" / "home" / "reader" / "t" / "fill_names.sh"
+    assert fetched.read_bytes() == (FILES.folder / "fill_names.sh").read_bytes()
+
+
 def test_a_block_before_the_one_that_creates_its_folder_fails(tmp_path, walk_server):
     moved = block("login", "cd ~/scow-tutorials/05-datasets\nwget -q {{ files_url }}fill_names.sh") + \
         block("login", "mkdir -p ~/scow-tutorials/05-datasets")

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mkdocs.config import load_config
 
 from scow_tutorials import envs
 from scow_tutorials import frontmatter as site_frontmatter
-from tutorial_fixtures import ROOT, other_tutorial
+from tutorial_fixtures import facts, other_tutorial
 
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+FACTS = facts()
 LLAMAFACTORY = site_frontmatter.pins(other_tutorial(9).folder / "requirements.txt")["llamafactory"]
 PAGES = {"zh": "index.md", "en": "index.en.md"}
 ROW = re.compile(r"^\| ([^|`]+?) \| (`[^`]+`|[^|`]+?) \| `(\w+)` \|$", re.M)

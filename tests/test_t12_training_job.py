@@ -4,55 +4,25 @@ LLaMA-Factory on CPU with a tiny random Qwen2 model: train 2 steps, merge, load 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from mkdocs.config import load_config
-from scow_tutorials import frontmatter
-from tutorial_fixtures import ROOT, site_config, other_tutorial
+from tutorial_fixtures import other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
+from fixtures.identity_dataset import (  # dataset_check: an autouse fixture
+    CPU, FACTS, checked_line, dataset_check, model_folder, tiny_model)  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T9 = other_tutorial(9).folder             # the configs are Tutorial 9's
 
 SEARCH_PROBES = {"zh": ["训练模块 微调 合并", "TensorBoard 训练 日志"],
                  "en": ["TensorBoard tensorboardX", "training module fine-tuning"]}
 
-# What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.
-CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
-
-
-@pytest.fixture(autouse=True)
-def dataset_check(workdir):
-    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
-    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
-
-
-def checked_line() -> str:
-    """What check_dataset.py prints for Tutorial 5's dataset."""
-    records = json.loads((other_tutorial(5).folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
-    return f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
-
-
-def tutorial_5_online() -> dict[str, Path]:
-    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
-    t5 = other_tutorial(5).folder
-    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
-
-
-def model_folder(ai_platform) -> None:
-    """An attached model folder that passes the script's check (for runs with the stand-in llamafactory-cli)."""
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-
 
 def test_train_and_merge_end_to_end(run_script, ai_platform, workdir):
-    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
-               str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
+    tiny_model(run_script, ai_platform)
     result = run_script("train_and_merge.sh", *CPU, env=ai_platform, timeout=900)
     work = Path(ai_platform["WORK_DIR"])
     adapter, merged = work / "saves" / "scow-identity-lora", work / "merged" / "scow-identity"
@@ -209,7 +179,7 @@ def test_page_walk(page_walk, tutorial):
     """The Chinese page in page order: the files downloaded on the login node (their full path printed), and
     tensorboardX installed there from Tutorial 0's conda environment. The run commands are form fields of a
     training job that trains with bf16 on a GPU: train_and_merge.sh runs in the tests above."""
-    walk = page_walk(internet=tutorial_5_online())
+    walk = page_walk()
     walk.install_conda()
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     result = walk.run()

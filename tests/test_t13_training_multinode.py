@@ -7,58 +7,29 @@ launcher, and node 1's wait when node 0 fails or is slow, are checked with a sta
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from mkdocs.config import load_config
-from scow_tutorials import frontmatter
-from tutorial_fixtures import ROOT, site_config, free_port, other_tutorial
+from tutorial_fixtures import free_port, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
+from fixtures.identity_dataset import (  # dataset_check: an autouse fixture
+    CPU, FACTS, checked_line, dataset_check, model_folder, tiny_model)  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T10 = other_tutorial(10).folder           # the same 2 x 2 GPU training config as Tutorial 10
 
 SEARCH_PROBES = {"zh": ["分布式 训练 WORLD_SIZE", "rank 合并 分布式 节点"],
                  "en": ["distributed training framework nodes"]}
 
-CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
-
-
-@pytest.fixture(autouse=True)
-def dataset_check(workdir):
-    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
-    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
-
-
-def checked_line() -> str:
-    """What check_dataset.py prints for Tutorial 5's dataset."""
-    records = json.loads((other_tutorial(5).folder / FACTS["identity_file"]).read_text(encoding="utf-8"))
-    return f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
-
-
-def tutorial_5_online() -> dict[str, Path]:
-    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
-    t5 = other_tutorial(5).folder
-    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
-
-
-def model_folder(ai_platform) -> None:
-    """An attached model folder that passes the script's check (for runs with the stand-in llamafactory-cli)."""
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-
 
 def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platform, workdir):
     """Two processes of the script, one per "node", on one shared WORK_DIR, meeting at 127.0.0.1 (issue 25: node 1
     used to end as soon as training ended, while node 0 was still saving and merging)."""
-    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
-               str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
+    tiny_model(run_script, ai_platform)
     master = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(), "WORLD_SIZE": "2", "NPROC_PER_NODE": "1"}
     results, ended = {}, {}
 
@@ -247,7 +218,7 @@ def test_configs_parse_and_match_tutorial_10(run_script, ai_platform, tutorial):
 def test_page_walk(page_walk, tutorial):
     """The Chinese page in page order: only the download on the login node runs; the run commands are form fields of
     a two-node training job on GPUs (train_multinode.sh runs in the tests above)."""
-    walk = page_walk(internet=tutorial_5_online())
+    walk = page_walk()
     result = walk.run()
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     assert result.output(0).strip().splitlines()[-1] == str(files)

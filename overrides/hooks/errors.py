@@ -9,6 +9,10 @@ reader sees, with a stable id starting ``err-``, the same in both languages::
 The page holding ``<!-- error-index -->`` (docs/errors.md, docs/errors.en.md) gets, in its language, every such
 entry of every tutorial, grouped by tutorial, each linked to its heading. The index is read from the pages'
 sources, so it never disagrees with them. ``entries()`` is what the tests read too.
+
+On the tutorial pages each entry is folded to its heading (``fold_entries``), after the search index has
+been made, so the troubleshooting section is a short list of error texts and every entry stays a search
+result of its own.
 """
 
 from __future__ import annotations

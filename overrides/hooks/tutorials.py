@@ -177,7 +177,8 @@ def card_view(tutorial, lang: str, page: Page, files: Files) -> dict[str, Any]:
                 "label": field.label_in(lang),
                 "kind": field.card,
                 "wide": field.wide,
-                "platform": card["platform"],
+                # A badge's colour follows its own field's value (class tutorial-card__badge--NAME-VALUE).
+                "badge": f"{field.name}-{value}" if field.card == "badge" else "",
                 "value": shown,
             }
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import PREFIX, WCAG_TAGS, local_scheme, same_origin
 
 
@@ -100,3 +102,11 @@ def test_first_screen_card_and_home_catalog(browser, server, pages):
     finally:
         ctx.close()
     assert not problems, problems
+
+
+def test_the_browser_tests_share_one_worker(request):
+    """Under ``--dist loadgroup`` every test here carries the ``@browser`` group (tests/conftest.py, tag_group), so
+    the site, nginx and the crawl of every page are made once, on one worker."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not an xdist worker under --dist loadgroup (make test runs one)")
+    assert request.node.nodeid.endswith("@browser"), request.node.nodeid

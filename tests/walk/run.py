@@ -22,6 +22,7 @@ from walk.session import Session, WalkError
 # Placeholders a reader replaces: <partition>, <full path>, <完整路径>, <ModelScope 上的模型 ID>.
 PLACEHOLDER_RE = re.compile(r"<(?=[^\s<>])[^<>\n]*[^\s<>]>|<[^\s<>]>")
 NOT_PLACEHOLDER = re.compile(r"^<<|^<\(|^<&|^<\d")
+FILES_URL_RE = re.compile(r"\{\{\s*files_url(?:\.(\d\d))?\s*\}\}")
 SUMMARY: list[tuple[str, str, int, list[str]]] = []  # (tutorial, lang, blocks run, reasons of those not run)
 
 __all__ = ["Walk", "WalkError", "WalkResult", "comparable", "page_blocks", "placeholders"]
@@ -35,6 +36,8 @@ class Step:
     output: str = ""
     ran: bool = False
     where: str = ""
+    started: float = 0.0
+    seconds: float = 0.0  # from sending the block to its end (printed by the walk: where a walk spends its time)
 
 
 @dataclass
@@ -133,8 +136,13 @@ class Walk(NodeModels):
     def files_path(self) -> str:
         return f"tutorials/{self.tutorial.folder.name}/"
 
+    def files_url(self, match: re.Match) -> str:
+        """``{{ files_url }}`` / ``{{ files_url.NN }}``: that tutorial's files on the walk's own copy of the site."""
+        folder = self.tutorial.folder if match.group(1) is None else other_tutorial(int(match.group(1))).folder
+        return f"{self.server.url}site/tutorials/{folder.name}/"
+
     def code_of(self, step: Step) -> str:
-        code = step.block.code.replace("{{ files_url }}", f"{self.server.url}site/{self.files_path()}")
+        code = FILES_URL_RE.sub(self.files_url, step.block.code)
         code = site_frontmatter.substitute(code, site_config(), f"{self.files_path()}index.md", str(self.page))
         for placeholder, value in self.typed.items():
             code = code.replace(placeholder, str(value))
@@ -168,6 +176,7 @@ class Walk(NodeModels):
                 if step.number in self.stdin:
                     stdin = self.root / "sessions" / f"stdin-{step.number}"
                     stdin.write_text(self.stdin[step.number], encoding="utf-8")
+                step.started = time.monotonic()
                 session.send(step.code, label=str(step.number), stdin=stdin)
                 if step.number in self.background:
                     pending.append((step, session))
@@ -194,3 +203,5 @@ class Walk(NodeModels):
             raise WalkError(f"page walk of {step.where}: block {step.number} ({step.block.spec}) failed: "
                             f"{exc}\n--- block\n{step.code}") from None
         step.ran = True
+        step.seconds = time.monotonic() - step.started
+        print(f"walk: block {step.number} ({step.block.spec}, {step.where}) {step.seconds:.1f} s")
