@@ -302,9 +302,10 @@ def test_check_env_on_a_real_gpu(run_script):
 
 def test_page_walk(page_walk, tutorial, tmp_path):
     """The page's blocks in page order: download, install Miniconda (a stand-in installer from a stand-in
-    repo.anaconda.com, its checksum on the listing), conda init, the GPU query on a compute node, the environment
-    in tmux, the check on the login node; then the AI-platform section: files prepared on the login node, the
-    folder mounted into a container that sees nothing else of HOME, the image's Python checked there."""
+    repo.anaconda.com, its checksum on the listing) and conda init in one block, the GPU query on a compute node,
+    the environment in tmux, the check on the login node; then the AI-platform section: the folder's path printed
+    on the login node, the folder mounted into a container that sees nothing else of HOME, the image's Python
+    checked there."""
     repo = tmp_path / "repo.anaconda.com"
     repo.mkdir()
     installer = repo / INSTALLER
@@ -319,15 +320,15 @@ def test_page_walk(page_walk, tutorial, tmp_path):
     walk.mount = folder
     walk.typed = {"<完整路径>": folder}  # what the reader types: the path `echo` printed
     result = walk.run()
-    assert result.run_count == 10
+    assert result.run_count == 9
     assert sorted(result.output(0).split()[-3:]) == ["check_env.py", "install_miniconda.sh", "requirements.txt"]
     assert "SHA-256 OK" in result.output(1) and f"Miniconda installed in {walk.home}/miniconda3" in result.output(1)
     assert "auto_activate_base: false" in (walk.home / ".condarc").read_text()
-    assert "NVIDIA" in result.output(5)
-    login = result.output(11)
+    assert "NVIDIA" in result.output(4)
+    login = result.output(10)
     assert f"({walk.home}/miniconda3/envs/torch/bin/python)" in login and login.rstrip().endswith("ENVIRONMENT OK")
-    assert result.output(13).strip().endswith(str(folder))
-    container = result.output(14)
+    assert result.output(12).strip().endswith(str(folder))
+    container = result.output(13)
     image_python = str(walk.image_env() / "bin" / "python")
     assert f"\n{image_python}\n" in container, container
     assert f"({image_python})" in container and "WARNING" not in container, container
