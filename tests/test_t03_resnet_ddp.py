@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.t03_helpers import CA_BUNDLE, check_epochs, fake_data, run_job, same_shape, session_text, torchrun
+from fixtures.t03_helpers import CA_BUNDLE, check_epochs, conda_stand_in, fake_data, same_shape, session_text, torchrun
 from tutorial_fixtures import facts, other_tutorial, record_or_compare
 
 FACTS = facts()
@@ -141,7 +141,8 @@ def test_build_architectures_a_gpu_can_run(run_script):
     pypi = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
     cases = [(["sm_80"], (8, 6), True), (["sm_86"], (8, 0), False), (["sm_80"], (9, 0), False),
              (["sm_80", "compute_80"], (9, 0), True), (["sm_90a"], (9, 0), True), (["sm_90a"], (10, 0), False),
-             (pypi, (7, 0), False), (pypi, (12, 1), True), (["sm_100"], (10, 3), True), (["compute_120"], (10, 0), False)]
+             (pypi, (7, 0), False), (pypi, (12, 1), True), (["sm_100"], (10, 3), True),
+             (["compute_120"], (10, 0), False)]
     code = ("import json, sys; sys.argv = ['x']; import train_ddp as t; "
             f"print(json.dumps([t.runs_on(a, tuple(c)) for a, c, _ in {[(a, list(c), w) for a, c, w in cases]!r}]))")
     got = json.loads(run_script("python", "-c", code).stdout)
@@ -167,7 +168,8 @@ def test_no_gpu_stops_unless_cpu_is_asked_for(tutorial, run_script, workdir):
     assert nothing.returncode == 2 and "none was given to this job or app" in nothing.stderr, nothing.output
 
     # The batch script as a reader runs it on a node whose GPUs PyTorch cannot use.
-    job = run_job(run_script, tutorial, env=given)
+    conda_stand_in(run_script.home, tutorial.env)
+    job = run_script("job.sh", env=given, check=False, timeout=300)
     assert job.returncode == 2, job.output
     assert "GPUs of this job: 0,1; starting 2 process(es)" in job.stdout
     assert "python check_env.py --require-gpu" in job.stderr
@@ -199,7 +201,8 @@ def test_an_error_in_training_ends_with_a_clear_message_and_exit_2(tutorial, run
     # job.sh's --check-data reads every file, so a damaged file stops the job before torchrun. A mistake only
     # training meets (a label outside 0..9) passes it: every rank stops, then job.sh's own line and exit code 2.
     fake_data(run_script, workdir / "data", 8, 16, "--label-out-of-range")
-    job = run_job(run_script, tutorial, env={"TRAIN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"})
+    conda_stand_in(run_script.home, tutorial.env)
+    job = run_script("job.sh", env={"TRAIN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}, check=False, timeout=300)
     assert job.returncode == 2, job.output
     assert "CIFAR-10 files found" in job.stdout
     assert job.stderr.rstrip().endswith("Error: training failed; the lines starting with 'Error' above say why.")
@@ -251,7 +254,8 @@ def test_download_checksums_are_torchvisions(tutorial, workdir):
 
 
 def test_job_script_stops_early_without_data(tutorial, run_script, workdir):
-    job = run_job(run_script, tutorial)
+    conda_stand_in(run_script.home, tutorial.env)
+    job = run_script("job.sh", check=False)
     assert job.returncode == 2, job.output
     assert "python download_cifar10.py --root data" in job.stderr
     assert "starting 1 process(es)" in job.stdout  # no GPU listed: one process

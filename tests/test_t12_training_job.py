@@ -46,17 +46,28 @@ def test_train_and_merge_end_to_end(run_script, ai_platform, workdir):
     assert reply["max_weight_change"] > 0, "the merged model equals the base model: the adapter was not merged"
 
 
-def test_configs_parse_with_the_scripts_overrides(run_script, ai_platform):
+def test_configs_parse_with_the_scripts_overrides_and_the_keys_the_page_offers(tutorial, run_script, ai_platform):
+    """One LLaMA-Factory process parses the configs as train_and_merge.sh passes them (TensorBoard section) and with
+    the keys the page offers for older GPUs (qwen3_nothink, quantization_bit, fp16)."""
     Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     model = f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}"
+    data = f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}"
     result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
-                        "train", "sft.yaml", model, f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}",
-                        "output_dir=out", "bf16=false", "report_to=tensorboard", "logging_dir=tb",
-                        "+", "export", "merge.yaml", model, "adapter_name_or_path=out", "export_dir=merged")
-    train, merge = json.loads(result.stdout.strip().splitlines()[-1])
+                        "train", "sft.yaml", model, data, "output_dir=out", "bf16=false", "report_to=tensorboard",
+                        "logging_dir=tb", "+", "export", "merge.yaml", model, "adapter_name_or_path=out",
+                        "export_dir=merged",
+                        "+", "train", "sft.yaml", model, data, "output_dir=out", "bf16=false", "fp16=false",
+                        "template=qwen3_nothink")
+    train, merge, offered = json.loads(result.stdout.strip().splitlines()[-1])
     assert train["report_to"] == ["tensorboard"] and train["logging_dir"] == "tb"  # the TensorBoard section
     assert train["dataset"] == [FACTS["identity_dataset"]] and train["num_train_epochs"] == 20.0
     assert merge["export_dir"] == "merged" and merge["quantization_bit"] is None
+    assert offered["template_exists"] and "quantization_bit" in offered
+    for page in ("index.md", "index.en.md"):
+        text = (tutorial.folder / page).read_text(encoding="utf-8")
+        for words in ("qwen3_nothink", "quantization_bit=4", "bf16=false fp16=true", "compute_cap"):
+            assert words in text, (page, words)
+        assert "doesn't support bf16" not in text and "cutoff_len=512" not in text, page
 
 
 def test_configs_are_tutorial_9s(tutorial):
@@ -158,21 +169,6 @@ def test_without_tutorial_5s_check_it_warns_and_trains(run_script, ai_platform, 
     result = run_script("train_and_merge.sh", env=ai_platform | path)
     assert "check_dataset.py not found, so the dataset is not checked" in result.stderr
     assert [call[0][0] for call in calls()] == ["train", "export"]
-
-
-def test_the_keys_the_page_offers_exist(tutorial, run_script, ai_platform):
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    paths = [f"model_name_or_path={ai_platform['SCOW_AI_MODEL_PATH']}",
-             f"dataset_dir={ai_platform['SCOW_AI_DATASET_PATH']}", "output_dir=out"]
-    result = run_script(str(FIXTURES / "llamafactory_parse_configs.py"),
-                        "train", "sft.yaml", *paths, "bf16=false", "fp16=false", "template=qwen3_nothink")
-    (train,) = json.loads(result.stdout.strip().splitlines()[-1])
-    assert train["template_exists"] and "quantization_bit" in train
-    for page in ("index.md", "index.en.md"):
-        text = (tutorial.folder / page).read_text(encoding="utf-8")
-        for words in ("qwen3_nothink", "quantization_bit=4", "bf16=false fp16=true", "compute_cap"):
-            assert words in text, (page, words)
-        assert "doesn't support bf16" not in text and "cutoff_len=512" not in text, page
 
 
 def test_page_walk(page_walk, tutorial):
