@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from mkdocs.config import load_config
+from tutorial_fixtures import facts as tutorial_facts
 
 from conftest import DOCS, LANGS, ROOT, SITE_URL, page_url, tutorial_dirs, zh_pages
 
@@ -187,7 +187,7 @@ def test_requirements_files_pin_exact_versions():
 
 
 def test_requirements_agree_with_shared_facts():
-    facts = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+    facts = tutorial_facts()
     for f in sorted(DOCS.rglob("requirements*.txt")):
         for line in requirement_lines(f):
             name, _, version = line.partition("==")

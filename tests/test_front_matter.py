@@ -7,7 +7,7 @@ import shutil
 import json
 
 import pytest
-from mkdocs.config import load_config
+from tutorial_fixtures import facts as tutorial_facts
 
 from scow_tutorials import frontmatter as site_frontmatter
 from scow_tutorials import schema as site_schema
@@ -110,7 +110,7 @@ def test_build_fails_on_missing_include(project_copy, tmp_path):
 
 
 def test_facts_are_substituted(built):
-    facts = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+    facts = tutorial_facts()
     assert facts["torch"], "extra.facts.torch must be defined"
     leftovers = [p for p in built.html_files() if re.search(r"\{\{\s*(facts\.|pin\.|files_url)", p.read_text(encoding="utf-8"))]
     assert not leftovers, f"unsubstituted placeholders in {leftovers}"

@@ -13,10 +13,9 @@ import re
 import shutil
 from pathlib import Path
 
-from conftest import load_config_for_tests
-from tutorial_fixtures import record_or_compare
+from tutorial_fixtures import facts, record_or_compare
 
-FACTS = load_config_for_tests()["extra"]["facts"]
+FACTS = facts()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

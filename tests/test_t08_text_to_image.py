@@ -17,8 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mkdocs.config import load_config
-from tutorial_fixtures import ROOT, isolated_env, record_or_compare
+from tutorial_fixtures import facts, isolated_env, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -26,7 +25,7 @@ SEARCH_PROBES = {"zh": ["文生图", "Stable Diffusion 3"], "en": ["text-to-imag
 
 PROMPT = "a photo of a red cat at sunset"
 NEGATIVE = "blurry, low quality"
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+FACTS = facts()
 SD3 = FACTS["models"]["sd3"]
 TINY = ["--steps", "2", "--width", "32", "--height", "32", "--device", "cpu"]
 
@@ -282,7 +281,7 @@ def test_on_cuda_the_dtype_matches_the_compute_capability(run_script, workdir, t
     run = run_script("generate.py", "--model", str(model), "--prompt", PROMPT, "--seed", "1", "--steps", "2",
                      "--width", "32", "--height", "32", gpu=True)
     expected = "bf16" if (major, minor) >= (8, 0) else "fp16"
-    assert f"Device: cuda (" in run.stdout and f"dtype {expected} (compute capability {major}.{minor}" in run.stdout
+    assert "Device: cuda (" in run.stdout and f"dtype {expected} (compute capability {major}.{minor}" in run.stdout
     [png] = (workdir / "outputs").glob("*.png")
     info = describe(run_script, png)[png.name]
     assert info["size"] == [32, 32] and max(info["stddev"]) > 0

@@ -9,95 +9,23 @@ instead of twenty (6 steps), fp32 instead of bf16 (CPU) and a loss line every st
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from mkdocs.config import load_config
 
+from fixtures.identity_dataset import FACTS, dataset_check  # noqa: F401  (dataset_check: an autouse fixture)
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 9-13
 from scow_tutorials import frontmatter as site_frontmatter
-from tutorial_fixtures import ROOT, other_tutorial, site_config
+from tutorial_fixtures import other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 LLAMAFACTORY = site_frontmatter.pins(other_tutorial(9).folder / "requirements.txt")["llamafactory"]
 QWEN2_LINEAR = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
 def answers(output: str) -> list[tuple[str, str]]:
     return re.findall(r"^Q: (.*)\nA: (.*)$", output, re.M)
-
-
-@pytest.fixture(autouse=True)
-def dataset_check(workdir):
-    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
-    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
-
-
-def tutorial_5_online() -> dict[str, Path]:
-    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
-    t5 = other_tutorial(5).folder
-    return {site_frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
-
-
-@pytest.fixture
-def platform(ai_platform, run_script):
-    """The app's environment (Tutorial 5's dataset attached, a WORK_DIR) with a tiny model attached."""
-    dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
-    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"], str(dataset / FACTS["identity_file"]))
-    return ai_platform
-
-
-def test_train_ask_merge_end_to_end(tutorial, platform, run_script):
-    work = Path(platform["WORK_DIR"])
-    before = run_script("ask.py", "--max-new-tokens", "8", env=platform)
-    assert "adapter: (none)" in before.stdout
-    assert [q for q, _ in answers(before.stdout)] == ["你好，你是谁？", "Who are you?"]
-
-    sft = yaml.safe_load((tutorial.folder / "sft.yaml").read_text())
-    train = run_script("train.sh", "num_train_epochs=1", "bf16=false", "logging_steps=1", env=platform)
-    log = train.output
-    records = json.loads((Path(platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]).read_text())
-    assert f"Num examples = {len(records)}" in log
-    assert f"Total train batch size (w. parallel, distributed & accumulation) = " \
-           f"{sft['per_device_train_batch_size'] * sft['gradient_accumulation_steps']}" in log
-    steps = int(re.search(r"Total optimization steps = (\d+)", log).group(1))
-    assert steps == len(records) // sft["gradient_accumulation_steps"]
-    # The page's numbers are this run's numbers times the config's epochs.
-    for page in ("index.md", "index.en.md"):
-        text = (tutorial.folder / page).read_text(encoding="utf-8")
-        assert f"Num examples = {len(records)}" in text
-        assert f"Total optimization steps = {steps * int(sft['num_train_epochs'])}" in text
-    assert "train metrics" in log and "{'loss': " in log  # the lines the page tells the reader to look for
-
-    adapter = work / "saves" / "scow-identity-lora"
-    assert f"output:  {adapter}" in train.stdout
-    checked = f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)"
-    assert checked in train.stdout
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    assert config["r"] == sft["lora_rank"] and set(config["target_modules"]) == QWEN2_LINEAR
-    losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
-              if '"loss"' in line]
-    assert len(losses) == steps and all(math.isfinite(x) and x > 0 for x in losses)
-    assert (adapter / "training_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    after = run_script("ask.py", "--adapter", str(adapter), "--max-new-tokens", "8", env=platform)
-    assert f"adapter: {adapter}" in after.stdout and len(answers(after.stdout)) == 2
-
-    merge = run_script("merge.sh", env=platform)
-    merged = work / "merged" / "scow-identity"
-    assert merge.stdout.strip().endswith(f"merged model: {merged}")
-    assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors"))
-    check = run_script(str(FIXTURES / "t09_check_merge.py"), platform["SCOW_AI_MODEL_PATH"], str(adapter),
-                       str(merged))
-    merged_check = json.loads(check.stdout.strip().splitlines()[-1])
-    assert merged_check["layers"] == 2 * len(QWEN2_LINEAR)  # 2 layers in the tiny model
-    assert merged_check["max_error"] < 1e-5 and merged_check["min_delta"] > 0
-
-    from_merged = run_script("ask.py", "--model", str(merged), "--max-new-tokens", "8", env=platform)
-    assert answers(from_merged.stdout) == answers(after.stdout)
 
 
 def test_llamafactory_rejects_a_misspelt_key(run_script, tmp_path):
@@ -255,35 +183,73 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     """The Chinese page in page order: the model downloaded on the login node (stand-in modelscope hands out the
     tiny model), the files downloaded there, then the app's container, which sees only WORK_DIR, the attached model
     and dataset and the mount point the reader added (the files' folder). Training itself needs a GPU for bf16:
-    the test trains the same way on CPU (fp32, one epoch) into the app's WORK_DIR after the first question."""
+    the test trains the same way on CPU (fp32, one epoch, a loss line every step) into the app's WORK_DIR after the
+    first question; then the page's questions with the adapter, the merge and the merged model's answers. The
+    training log, the adapter and the merge are checked against sft.yaml and the page's numbers."""
     tiny = tmp_path / "tiny-qwen2"
     dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
     run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
-    walk = page_walk(models={FACTS["models"]["qwen25_1_5b"]: tiny}, internet=tutorial_5_online())
+    walk = page_walk(models={FACTS["models"]["qwen25_1_5b"]: tiny})
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     walk.typed = {"<完整路径>": str(files)}
     walk.model = walk.home / FACTS["t09_model_dir"].removeprefix("~/")  # registered as a model, attached to the app
     walk.dataset, walk.mount = dataset, files
+    work, trained = walk.work_dir, {}
 
     def train_on_cpu():
-        env = {"SCOW_AI_MODEL_PATH": str(walk.model), "SCOW_AI_DATASET_PATH": str(dataset),
-               "WORK_DIR": str(walk.work_dir)}
-        run_script("train.sh", "num_train_epochs=1", "bf16=false", env=env, cwd=files, timeout=900)
+        env = {"SCOW_AI_MODEL_PATH": str(walk.model), "SCOW_AI_DATASET_PATH": str(dataset), "WORK_DIR": str(work)}
+        trained["run"] = run_script("train.sh", "num_train_epochs=1", "bf16=false", "logging_steps=1", env=env,
+                                    cwd=files, timeout=900)
 
     walk.after = {3: train_on_cpu}
     result = walk.run()
     assert result.output(1).strip().splitlines()[-1] == str(files)
     check = result.output(2)
     assert "name, compute_cap" in check and LLAMAFACTORY in check
-    assert "model:   /mnt/scow/model" in check and f"workdir: {walk.work_dir}" in check
+    assert "model:   /mnt/scow/model" in check and f"workdir: {work}" in check
     assert {"ask.py", "check_dataset.py", "merge.sh", "merge.yaml", "sft.yaml", "train.sh"} <= set(check.split())
-    assert "adapter: (none)" in result.output(3)
+    before = result.output(3)
+    assert "adapter: (none)" in before and [q for q, _ in answers(before)] == ["你好，你是谁？", "Who are you?"]
+
+    # The training log: the lines the page tells the reader to look for, and its numbers times the config's epochs.
+    sft = yaml.safe_load((tutorial.folder / "sft.yaml").read_text())
+    train, adapter = trained["run"], work / "saves" / "scow-identity-lora"
+    log = train.output
+    records = json.loads((dataset / FACTS["identity_file"]).read_text())
+    assert f"Num examples = {len(records)}" in log
+    assert f"Total train batch size (w. parallel, distributed & accumulation) = " \
+           f"{sft['per_device_train_batch_size'] * sft['gradient_accumulation_steps']}" in log
+    steps = int(re.search(r"Total optimization steps = (\d+)", log).group(1))
+    assert steps == len(records) // sft["gradient_accumulation_steps"]
+    for page in ("index.md", "index.en.md"):
+        text = (tutorial.folder / page).read_text(encoding="utf-8")
+        assert f"Num examples = {len(records)}" in text
+        assert f"Total optimization steps = {steps * int(sft['num_train_epochs'])}" in text
+    assert "train metrics" in log and "{'loss': " in log
+    assert f"output:  {adapter}" in train.stdout
+    assert f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, {len(records)} records (alpaca)" \
+        in train.stdout
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["r"] == sft["lora_rank"] and set(config["target_modules"]) == QWEN2_LINEAR
+    losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
+              if '"loss"' in line]
+    assert len(losses) == steps and all(math.isfinite(x) and x > 0 for x in losses)
+    assert (adapter / "training_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
     # The loss curve: VSCode's file list starts at /root, so the page prints the picture's full path under WORK_DIR.
     listed = result.output(5).split()
     assert {"adapter_model.safetensors", "training_loss.png"} <= set(listed)
-    assert listed[-1] == f"{walk.work_dir}/saves/scow-identity-lora/training_loss.png"
-    assert f"adapter: {walk.work_dir}/saves/scow-identity-lora" in result.output(6)
-    assert f"merged model: {walk.work_dir}/merged/scow-identity" in result.output(8).splitlines()
-    assert (walk.work_dir / "merged" / "scow-identity" / "config.json").is_file()
+    assert listed[-1] == f"{work}/saves/scow-identity-lora/training_loss.png"
+    after = result.output(6)
+    assert f"adapter: {adapter}" in after and len(answers(after)) == 2
+    merged = work / "merged" / "scow-identity"
+    assert f"merged model: {merged}" in result.output(8).splitlines()
+    assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors"))
+    check = run_script(str(FIXTURES / "t09_check_merge.py"), str(walk.model), str(adapter), str(merged))
+    merged_check = json.loads(check.stdout.strip().splitlines()[-1])
+    assert merged_check["layers"] == 2 * len(QWEN2_LINEAR)  # 2 layers in the tiny model
+    assert merged_check["max_error"] < 1e-5 and merged_check["min_delta"] > 0
+    # The merged model answers as the model with the adapter did (greedy decoding; compared on their beginnings).
+    assert [(q, a[:20]) for q, a in answers(result.output(8))] == [(q, a[:20]) for q, a in answers(after)]
     assert not list(walk.home.glob("scow-tutorials/*/saves")), "outputs must go to WORK_DIR, not the mount point"
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P"}, "en": {"<full path>": "P"}})

@@ -1,9 +1,10 @@
 """Tutorial 10 (LoRA fine-tuning on two nodes with two VSCode apps): launch.sh, merge.sh and the two configs, run
 by the real LLaMA-Factory on CPU with a tiny random Qwen2 model.
 
-One CPU "node" stands in for the two apps: launch.sh with NNODES=1 goes through the same torchrun launcher a
-two-node run uses (FORCE_TORCHRUN), trains two steps, merge.sh merges the adapter, and the merged model answers.
-The two-node launch lines are checked with a stand-in llamafactory-cli that records what launch.sh hands it.
+In the page walk, one CPU "node" stands in for the two apps: launch.sh with NNODES=1 goes through the same torchrun
+launcher a two-node run uses (FORCE_TORCHRUN), trains two steps, the page's merge.sh merges the adapter, and the
+merged model answers. The two-node launch lines are checked with a stand-in llamafactory-cli that records what
+launch.sh hands it.
 """
 
 from __future__ import annotations
@@ -11,44 +12,19 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from mkdocs.config import load_config
-from scow_tutorials import frontmatter
-from tutorial_fixtures import ROOT, free_port, other_tutorial, record_or_compare, site_config
+from tutorial_fixtures import free_port, other_tutorial, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
+from fixtures.identity_dataset import CPU, FACTS, checked_line, dataset_check, model_folder  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
-FACTS = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
 T9 = other_tutorial(9).folder             # Tutorial 9's single-GPU config: the hyper-parameters to keep
 
 SEARCH_PROBES = {"zh": ["hostname 节点 地址", "VSCode 节点 地址 hostname"],
                  "en": ["master address NODE_RANK", "multi-node LoRA fine-tuning"]}
-
-# What a 2-core CPU can do: two steps, no bf16, no preprocessing worker processes.
-CPU = ["max_steps=2", "bf16=false", "preprocessing_num_workers=1"]
-
-
-@pytest.fixture(autouse=True)
-def dataset_check(workdir):
-    """Tutorial 5's check_dataset.py, downloaded into this tutorial's folder as the page says."""
-    shutil.copy(other_tutorial(5).folder / "check_dataset.py", workdir)
-
-
-def tutorial_5_online() -> dict[str, Path]:
-    """The address {{ files_url.05 }} gives on the page, serving Tutorial 5's files, for the walk's wget."""
-    t5 = other_tutorial(5).folder
-    return {frontmatter.files_url(site_config(), f"tutorials/{t5.name}/index.md"): t5}
-
-
-def model_folder(ai_platform) -> None:
-    """An attached model folder that passes launch.sh's check (for runs with the stand-in llamafactory-cli)."""
-    Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
-    (Path(ai_platform["SCOW_AI_MODEL_PATH"]) / "config.json").write_text("{}")
-
 
 def same_but_port_and_time(recorded: str, actual: str) -> bool:
     """The recorded lines, up to the free port the test chose and the log's time stamps."""
@@ -85,51 +61,6 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
     assert merge == t9_merge | {"model_name_or_path": ai_platform["SCOW_AI_MODEL_PATH"]}
     assert merge["quantization_bit"] is None  # merge into the original model, never a quantized one
     assert "lerning_rate" in refused["error"]  # LLaMA-Factory's parser rejects a misspelt key
-
-
-def test_one_node_trains_merges_and_answers(run_script, ai_platform, tutorial, tmp_path):
-    run_script(str(FIXTURES / "tiny_qwen2.py"), ai_platform["SCOW_AI_MODEL_PATH"],
-               str(Path(ai_platform["SCOW_AI_DATASET_PATH"]) / FACTS["identity_file"]))
-    env = ai_platform | {"NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
-                      "MASTER_PORT": free_port()}
-    train = run_script("launch.sh", *CPU, env=env, timeout=900)
-    assert "node 0 of 1, 1 processes on this node, master 127.0.0.1:" in train.stdout
-    assert "Initializing 1 distributed tasks at: 127.0.0.1:" in train.output  # through torchrun
-    assert "Process rank: 0, world size: 1" in train.output
-    assert "distributed training: True" in train.output
-    cache = Path(ai_platform["WORK_DIR"]) / "datasets-cache" / "node-0"
-    assert f"datasets cache of this node: {cache}" in train.stdout and any(cache.iterdir())
-    # The page shows launch.sh's four lines (the dataset check, the summary, the output and the cache folders) and the
-    # launcher's two; the test machine's WORK_DIR is written $WORK_DIR.
-    head = train.stdout.splitlines()[:4]
-    assert head[0] == f"dataset {FACTS['identity_dataset']}: {FACTS['identity_file']}, 48 records (alpaca)"
-    assert head[1].startswith("node 0 of 1") and head[2].startswith("output (written by the master): ")
-    assert head[3].startswith("datasets cache of this node: ")
-    shown = [line.replace(ai_platform["WORK_DIR"], "$WORK_DIR") for line in head]
-    shown += [line for line in train.output.splitlines()
-              if "Initializing 1 distributed tasks" in line or "Process rank: 0" in line]
-    record_or_compare(tutorial.folder / "example_launch_cpu.txt", "\n".join(shown) + "\n", same=same_but_port_and_time)
-    adapter = Path(ai_platform["WORK_DIR"]) / "saves" / "scow-identity-lora-2nodes"
-    assert (adapter / "adapter_model.safetensors").stat().st_size > 0
-    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
-    losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
-    state = json.loads((adapter / "trainer_state.json").read_text())
-    assert state["global_step"] == 2
-    # save_steps is 100, yet the trainer also saves at the last step: checkpoint-2 here, checkpoint-120 on the page.
-    assert [p.name for p in adapter.glob("checkpoint-*")] == ["checkpoint-2"]
-    assert list((adapter / "checkpoint-2").glob("rng_state*.pth"))
-    assert all(math.isfinite(x) and x > 0 for x in losses + [state["log_history"][-1]["train_loss"]])
-
-    merge = run_script("merge.sh", env=ai_platform, timeout=900)
-    merged = Path(ai_platform["WORK_DIR"]) / "merged" / "scow-identity-2nodes"
-    assert f"merged model: {merged}" in merge.stdout
-    assert list(merged.glob("*.safetensors")) and (merged / "config.json").exists()
-    answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), ai_platform["SCOW_AI_MODEL_PATH"],
-                        "你好，你是谁？")
-    result = json.loads(answer.stdout.strip().splitlines()[-1])
-    assert result["new_tokens"] > 0
-    assert result["max_weight_change"] > 0, "the merged model equals the base model: the adapter was not merged"
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
@@ -214,20 +145,23 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     """The Chinese page in page order: the files downloaded on the login node, then two app containers (sessions
     node0 and node1) that see only their WORK_DIR, the attached model and dataset and the mount point (the files'
     folder). The two-node training needs GPUs: the test trains the same way on one CPU node into the master's
-    WORK_DIR after both terminals are ready; then the master merges, as the page says."""
+    WORK_DIR after both terminals are ready (launch.sh with NNODES=1, through torchrun as two nodes would); then the
+    master merges, as the page says, and the merged model answers."""
     tiny = tmp_path / "tiny-qwen2"
     dataset = Path(ai_platform["SCOW_AI_DATASET_PATH"])
     run_script(str(FIXTURES / "tiny_qwen2.py"), str(tiny), str(dataset / FACTS["identity_file"]))
-    walk = page_walk(model=tiny, dataset=dataset, internet=tutorial_5_online())
+    walk = page_walk(model=tiny, dataset=dataset)
     files = walk.home / "scow-tutorials" / tutorial.folder.name
     walk.mount = files
     walk.typed = {"<完整路径>": str(files), "<主节点地址>": "127.0.0.1"}
+    work = walk.work_dir
+    trained = {}
 
     def train_on_cpu():
-        env = {"SCOW_AI_MODEL_PATH": str(tiny), "SCOW_AI_DATASET_PATH": str(dataset), "WORK_DIR": str(walk.work_dir),
+        env = {"SCOW_AI_MODEL_PATH": str(tiny), "SCOW_AI_DATASET_PATH": str(dataset), "WORK_DIR": str(work),
                "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
                "MASTER_PORT": free_port()}
-        run_script("launch.sh", *CPU, env=env, cwd=files, timeout=900)
+        trained["run"] = run_script("launch.sh", *CPU, env=env, cwd=files, timeout=900)
 
     walk.after = {3: train_on_cpu}
     result = walk.run()
@@ -235,7 +169,41 @@ def test_page_walk(page_walk, tutorial, ai_platform, run_script, tmp_path):
     for block in (2, 3):
         listed = set(result.output(block).split())
         assert listed >= {"check_dataset.py", "launch.sh", "merge.sh", "merge.yaml", "sft.yaml"}
-    merged = walk.work_dir / "merged" / "scow-identity-2nodes"
+
+    train = trained["run"]
+    assert "node 0 of 1, 1 processes on this node, master 127.0.0.1:" in train.stdout
+    assert "Initializing 1 distributed tasks at: 127.0.0.1:" in train.output  # through torchrun
+    assert "Process rank: 0, world size: 1" in train.output and "distributed training: True" in train.output
+    cache = work / "datasets-cache" / "node-0"
+    assert f"datasets cache of this node: {cache}" in train.stdout and any(cache.iterdir())
+    # The page shows launch.sh's four lines (the dataset check, the summary, the output and the cache folders) and the
+    # launcher's two; the test machine's WORK_DIR is written $WORK_DIR.
+    head = train.stdout.splitlines()[:4]
+    assert head[0] == checked_line()
+    assert head[1].startswith("node 0 of 1") and head[2].startswith("output (written by the master): ")
+    assert head[3].startswith("datasets cache of this node: ")
+    shown = [line.replace(str(work), "$WORK_DIR") for line in head]
+    shown += [line for line in train.output.splitlines()
+              if "Initializing 1 distributed tasks" in line or "Process rank: 0" in line]
+    record_or_compare(tutorial.folder / "example_launch_cpu.txt", "\n".join(shown) + "\n", same=same_but_port_and_time)
+    adapter = work / "saves" / "scow-identity-lora-2nodes"
+    assert (adapter / "adapter_model.safetensors").stat().st_size > 0
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
+    losses = [json.loads(line)["loss"] for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    state = json.loads((adapter / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
+    # save_steps is 100, yet the trainer also saves at the last step: checkpoint-2 here, checkpoint-120 on the page.
+    assert [p.name for p in adapter.glob("checkpoint-*")] == ["checkpoint-2"]
+    assert list((adapter / "checkpoint-2").glob("rng_state*.pth"))
+    assert all(math.isfinite(x) and x > 0 for x in losses + [state["log_history"][-1]["train_loss"]])
+
+    merged = work / "merged" / "scow-identity-2nodes"
     assert f"merged model: {merged}" in result.output(6).splitlines() and (merged / "config.json").is_file()
+    assert list(merged.glob("*.safetensors"))
+    answer = run_script(str(FIXTURES / "llamafactory_generate.py"), str(merged), str(tiny), "你好，你是谁？")
+    answered = json.loads(answer.stdout.strip().splitlines()[-1])
+    assert answered["new_tokens"] > 0
+    assert answered["max_weight_change"] > 0, "the merged model equals the base model: the adapter was not merged"
     page_walk.same_blocks("en", typed={"zh": {"<完整路径>": "P", "<主节点地址>": "A"},
                                        "en": {"<full path>": "P", "<master-address>": "A"}})

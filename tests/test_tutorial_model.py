@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
-from mkdocs.config import load_config
 
 from scow_tutorials import blocks as site_blocks
 from scow_tutorials import frontmatter as site_frontmatter
 from conftest import ROOT, registry
 from tutorial_fixtures import EXECUTABLE_SUFFIXES, module_name, published_files
+from tutorial_fixtures import facts as tutorial_facts
 
 TESTS = ROOT / "tests"
 TUTORIALS = registry()
@@ -120,7 +120,7 @@ def fact_values(tree, prefix="") -> dict[str, str]:
 
 def copied_values(tutorial) -> dict[str, str]:
     """Every fact (any key of extra.facts) and every pinned version that a value could be copied from."""
-    facts = fact_values(load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"])
+    facts = fact_values(tutorial_facts())
     values = {f"facts.{k}": v for k, v in facts.items() if len(v) >= 4}
     for other in TUTORIALS.values():
         reqs = other.folder / "requirements.txt"
@@ -205,7 +205,7 @@ def test_page_versions_come_from_the_pins(tutorial):
 
 def test_version_facts_agree_with_the_pins():
     """Facts that restate a pinned version: the LLaMA-Factory image's tag and Tutorial 14's CUDA release."""
-    facts = load_config(str(ROOT / "mkdocs.yml"))["extra"]["facts"]
+    facts = tutorial_facts()
     by_number = {t.number: t for t in TUTORIALS.values()}
     lf = site_frontmatter.pins(by_number[9].folder / "requirements.txt")["llamafactory"]
     assert facts["images"]["llamafactory"].rsplit(":", 1)[1] == lf, (
