@@ -252,13 +252,27 @@ def test_every_published_file_is_linked_from_both_pages(built):
                 assert (built.site / "tutorials" / folder.name / name).read_bytes() == (folder / name).read_bytes()
 
 
+FOR_LOOP_RE = re.compile(r"^[ \t]*for (\w+) in ([^;\n]+);[ \t]*do\n(.*?)^[ \t]*done\b[ \t]*\n?", re.M | re.S)
+
+
+def expand_for_loops(text: str) -> str:
+    """``for f in a b; do wget URL$f; done`` as the lines it runs: ``wget URLa``, ``wget URLb``."""
+    def expand(m: re.Match) -> str:
+        var, words, body = m.group(1), m.group(2).split(), m.group(3)
+        return "".join(re.sub(rf"\$\{{?{var}\b\}}?", word, body) for word in words)
+    return FOR_LOOP_RE.sub(expand, text)
+
+
 def test_wget_urls_point_to_published_files(built):
-    """`wget {{ files_url }}x` in a page must fetch a file the build actually publishes."""
+    """`wget {{ files_url }}x` in a page must fetch a file the build actually publishes (a `for` loop over file
+    names is read as the lines it runs; any other `$` left in an address fails)."""
+    assert expand_for_loops("for f in a.sh b.py; do\n  wget -N U$f\ndone\nls\n") == \
+        "  wget -N Ua.sh\n  wget -N Ub.py\nls\n"
     site_url = SITE_URL
     urls = set()
     for _, lang, text, _ in code_blocks(built):
         if lang in SHELL_LANGS:
-            urls |= set(re.findall(re.escape(site_url) + r"[^\s\"'`]+", text))
+            urls |= set(re.findall(re.escape(site_url) + r"[^\s\"'`]+", expand_for_loops(text)))
     assert urls, "no download URL of the site found in the code blocks"
     missing = [u for u in sorted(urls) if not (built.site / u[len(site_url):]).is_file()]
     assert not missing, f"download URLs with no published file: {missing}"

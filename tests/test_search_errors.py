@@ -109,9 +109,11 @@ def test_entries_fold_to_their_heading_and_keep_their_own_index_section(built):
     the search index, made before the fold, still has the entry as a section with its own text."""
     docs = {lang: {d["location"]: d for d in json.loads(index_path(built.site, lang).read_text(encoding="utf-8"))["docs"]}
             for lang in LANGS}
+    soups: dict[str, BeautifulSoup] = {}
     for lang, location, _, page in page_entries(built):
-        soup = BeautifulSoup(Path(page).read_text(encoding="utf-8"), "html.parser")
-        heading = soup.find(id=location.split("#")[1])
+        if page not in soups:
+            soups[page] = BeautifulSoup(Path(page).read_text(encoding="utf-8"), "html.parser")
+        heading = soups[page].find(id=location.split("#")[1])
         summary = heading.parent
         assert summary.name == "summary" and summary.parent.name == "details" \
             and "err-entry" in summary.parent.get("class", []) and not summary.parent.has_attr("open"), \
