@@ -7,6 +7,7 @@ download_cifar10.py is tested on its refusals; its checksums are compared with t
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -71,8 +72,6 @@ def test_data_check_names_the_download_command_and_torchrun(run_script, workdir)
 def test_data_check_reads_every_file(run_script, workdir):
     """Issue 25: a data_batch_2 cut short (an interrupted copy) or holding no images passes the presence check;
     --check-data reads every file, so job.sh stops before torchrun with the download command."""
-    import pickle
-
     fake_data(run_script, workdir / "data")
     batch = workdir / "data" / "cifar-10-batches-py" / "data_batch_2"
     whole = batch.read_bytes()
@@ -97,11 +96,9 @@ def test_data_check_reads_every_file(run_script, workdir):
 
 
 def test_gpu_without_code_in_the_build_is_caught_before_training(run_script, workdir):
-    """Issue 25 (8): a GPU PyTorch sees but its build has no code for (a V100, compute capability 7.0, with the
-    default PyPI build: FACTS t00_arch_list) passes torch.cuda.is_available(); --check-data compares the capability
-    with torch.cuda.get_arch_list() and stops with exit code 2, naming Tutorial 0's fix. The GPUs are faked
-    (tests/fixtures/t03_fake_cuda.py): only a real GPU shows the real error text and that the first operation
-    catches what the comparison cannot."""
+    """Issue 25 (8): a V100 (7.0) with the default PyPI build (FACTS t00_arch_list) passes is_available();
+    --check-data compares the capability with get_arch_list() and stops with exit code 2, naming Tutorial 0's fix.
+    The GPUs are faked (fixtures/t03_fake_cuda.py): only a real GPU shows the real error text."""
     fake_data(run_script, workdir / "data")
     default_build = ",".join(FACTS["t00_arch_list_en"].split(", "))
     check = ["train_ddp.py", "--data", "data", "--check-data"]
@@ -179,8 +176,6 @@ def test_no_gpu_stops_unless_cpu_is_asked_for(tutorial, run_script, workdir):
 def test_an_error_in_training_ends_with_a_clear_message_and_exit_2(tutorial, run_script, workdir):
     """An error inside every rank: one line per process, exit code 2 (torchrun reports it), and job.sh ends
     with its own message and exit code 2 rather than torchrun's traceback and exit code 1."""
-    import pickle
-
     fake_data(run_script, workdir / "data")
     with open(workdir / "data" / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
         pickle.dump({"data": [1, 2, 3], "labels": [0]}, f)  # a valid pickle with images of the wrong size
