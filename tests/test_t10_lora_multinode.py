@@ -18,7 +18,7 @@ import pytest
 from tutorial_fixtures import free_port, other_tutorial, record_or_compare
 
 FIXTURES = Path(__file__).parent / "fixtures"
-from fixtures.identity_dataset import CPU, FACTS, checked_line, dataset_check, model_folder  # noqa: F401
+from fixtures.identity_dataset import CPU, FACTS, checked_line, dataset_check  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 T9 = other_tutorial(9).folder             # Tutorial 9's single-GPU config: the hyper-parameters to keep
@@ -64,8 +64,8 @@ def test_configs_parse_keep_tutorial_9s_hyper_parameters_and_refuse_typos(run_sc
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
+@pytest.mark.usefixtures("model_folder")
 def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, ai_platform, tutorial, tmp_path, rank):
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     result = run_script("launch.sh", env=ai_platform | path | {"NODE_RANK": rank, "MASTER_ADDR": "10.0.0.1",
                                                             "NPROC_PER_NODE": "2"})
@@ -93,10 +93,10 @@ def test_two_node_launch_lines_hand_llamafactory_every_variable(run_script, ai_p
     ("dataset-name", "dataset 'scow_identiy' is not in"),
     ("read-only", "cannot write to"),
 ])
-def test_launch_refuses_to_start_without_its_variables(run_script, ai_platform, tutorial, tmp_path, unset, words):
+def test_launch_refuses_to_start_without_its_variables(request, run_script, ai_platform, tutorial, tmp_path, unset, words):
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     if unset != "no-config":
-        model_folder(ai_platform)
+        request.getfixturevalue("model_folder")
     env = ai_platform | path | {"NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "NPROC_PER_NODE": "2"}
     args = []
     if unset == "placeholder":
@@ -130,8 +130,8 @@ def test_merge_without_a_model_folder_is_refused(run_script, ai_platform):
     assert result.returncode == 2 and "config.json not found" in result.stderr
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_merge_without_an_adapter_says_where_to_run_it(run_script, ai_platform):
-    model_folder(ai_platform)
     result = run_script("merge.sh", env=ai_platform, check=False)
     assert result.returncode == 2
     assert "no adapter in" in result.stderr and "master app" in result.stderr

@@ -12,7 +12,7 @@ from tutorial_fixtures import other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 from fixtures.identity_dataset import (  # dataset_check: an autouse fixture
-    CPU, FACTS, checked_line, dataset_check, model_folder, tiny_model)  # noqa: F401
+    CPU, FACTS, checked_line, dataset_check, tiny_model)  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 T9 = other_tutorial(9).folder             # the configs are Tutorial 9's
@@ -77,8 +77,8 @@ def test_configs_are_tutorial_9s(tutorial):
     assert (tutorial.folder / "requirements.txt").read_text() == (T9 / "requirements.txt").read_text()
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_tensorboard_without_a_writer_is_a_clear_error(run_script, ai_platform, tutorial, tmp_path):
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     logs = Path(ai_platform["WORK_DIR"]) / "tensorboard"
     result = run_script("train_and_merge.sh", env=ai_platform | path | {"TENSORBOARD_DIR": str(logs)}, check=False)
@@ -87,9 +87,9 @@ def test_tensorboard_without_a_writer_is_a_clear_error(run_script, ai_platform, 
     assert not calls()
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial, tmp_path):
     """With a TensorBoard writer importable, the run passes report_to and logging_dir (stand-in writer module)."""
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     fake = tmp_path / "lib"
     (fake / "tensorboardX").mkdir(parents=True)
@@ -103,11 +103,11 @@ def test_tensorboard_dir_reaches_llamafactory(run_script, ai_platform, tutorial,
     assert export[0] == "export" and not any(a.startswith("num_train_epochs") for a in export)
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_tensorboard_logs_go_into_the_mounted_folder(run_script, ai_platform, tutorial, tmp_path, workdir):
     """The page's way (issue 25: the form takes one mount point, the tutorial folder): tensorboardX installed into
     tensorboardx-lib next to the script and TENSORBOARD_DIR=tensorboard, with the job started in another folder;
     the logs go to the tutorial folder, with no PYTHONPATH and no second mount point."""
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     writer = workdir / "tensorboardx-lib" / "tensorboardX"  # a stand-in of what the page's pip --target installs
     writer.mkdir(parents=True)
@@ -137,10 +137,10 @@ def test_missing_platform_variables_stop_the_job(run_script, ai_platform, missin
     ("misspelt-key", "has 'filename' where LLaMA-Factory reads \"file_name\""),
     ("read-only", "cannot write to"),
 ])
-def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutorial, tmp_path, bad, words):
+def test_bad_inputs_stop_the_job_before_training(request, run_script, ai_platform, tutorial, tmp_path, bad, words):
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     if bad != "no-config":
-        model_folder(ai_platform)
+        request.getfixturevalue("model_folder")
     else:
         Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     env, args = ai_platform | path, []
@@ -162,8 +162,8 @@ def test_bad_inputs_stop_the_job_before_training(run_script, ai_platform, tutori
     assert not calls(), "the script started llamafactory-cli anyway"
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_without_tutorial_5s_check_it_warns_and_trains(run_script, ai_platform, tutorial, tmp_path, workdir):
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     (workdir / "check_dataset.py").unlink()
     result = run_script("train_and_merge.sh", env=ai_platform | path)

@@ -17,7 +17,7 @@ from tutorial_fixtures import free_port, other_tutorial
 
 FIXTURES = Path(__file__).parent / "fixtures"
 from fixtures.identity_dataset import (  # dataset_check: an autouse fixture
-    CPU, FACTS, checked_line, dataset_check, model_folder, tiny_model)  # noqa: F401
+    CPU, FACTS, checked_line, dataset_check, tiny_model)  # noqa: F401
 from fixtures.llamafactory_stub import stub_cli  # the one stand-in llamafactory-cli of Tutorials 10, 12, 13
 
 T10 = other_tutorial(10).folder           # the same 2 x 2 GPU training config as Tutorial 10
@@ -84,8 +84,8 @@ def test_two_nodes_train_node_0_merges_node_1_waits_for_it(run_script, ai_platfo
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
+@pytest.mark.usefixtures("model_folder")
 def test_two_node_job_each_rank_its_own_folder_only_rank_0_merges(run_script, ai_platform, tutorial, tmp_path, rank):
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     env = ai_platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": rank,
                              "WORLD_SIZE": "2", "NPROC_PER_NODE": "2"}
@@ -120,10 +120,10 @@ NODE1 = {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": "1",
     ("merged job-master-0.job:23456 /w/merged/scow-identity", 0, "node 0 merged the model: /w/merged/scow-identity"),
     ("merged other-master-0.other:23456 /w/merged/scow-identity", 0, "the nodes do not share WORK_DIR"),
 ])
+@pytest.mark.usefixtures("model_folder")
 def test_node_1_ends_by_node_0s_report(run_script, ai_platform, tutorial, tmp_path, report, code, words):
     """What node 1 does after training with each report node 0 may have left in the shared WORK_DIR (written
     here by the test): still training after MERGE_WAIT seconds, failed, merged, or a report of another job."""
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     (Path(ai_platform["WORK_DIR"]) / "rank-0").mkdir()
     (Path(ai_platform["WORK_DIR"]) / "rank-0" / "status").write_text(report + "\n")
@@ -137,8 +137,8 @@ def test_node_1_ends_by_node_0s_report(run_script, ai_platform, tutorial, tmp_pa
         assert time.monotonic() - start >= 5, "node 1 gave up before MERGE_WAIT"
 
 
+@pytest.mark.usefixtures("model_folder")
 def test_node_0_reports_a_failed_merge(run_script, ai_platform, tutorial, tmp_path):
-    model_folder(ai_platform)
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     cli = Path(path["PATH"].split(":")[0]) / "llamafactory-cli"
     cli.write_text(cli.read_text() + "sys.exit(1 if sys.argv[1] == 'export' else 0)\n")
@@ -170,12 +170,12 @@ def test_without_distributed_training_it_says_so(run_script, ai_platform, tutori
     ("read-only", "cannot write to"),
     ("merge-wait", "MERGE_WAIT is '30m'"),
 ])
-def test_bad_inputs_stop_the_node_before_training(run_script, ai_platform, tutorial, tmp_path, bad, words):
+def test_bad_inputs_stop_the_node_before_training(request, run_script, ai_platform, tutorial, tmp_path, bad, words):
     path, calls = stub_cli(tmp_path, tutorial.env / "bin")
     if bad == "no-config":
         Path(ai_platform["SCOW_AI_MODEL_PATH"]).mkdir()
     else:
-        model_folder(ai_platform)
+        request.getfixturevalue("model_folder")
     env = ai_platform | path | {"MASTER_ADDR": "job-master-0.job", "MASTER_PORT": "23456", "RANK": "1",
                              "WORLD_SIZE": "2", "NPROC_PER_NODE": "2"}
     args = []
